@@ -1,0 +1,7 @@
+"""Run the tap with `python -m tap_hubspot_associations`."""
+
+from __future__ import annotations
+
+from tap_hubspot_associations.tap import main
+
+main()

@@ -1,0 +1,261 @@
+"""The batch-read engine: ids into batch requests, every per-id cursor followed.
+
+Every id sent is accounted for in the response: as a result (whose `after` cursor,
+if any, joins a later request), as "no associations", or as an error to retry.
+Results are matched to inputs by `from.id`, never by position.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import backoff
+
+from tap_hubspot_associations.client import HubSpotClient
+
+NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
+BOOKMARK_FORMAT = 1
+_LISTED_FAILURES = 20
+
+Record = dict[str, Any]
+
+
+@dataclass
+class Coverage:
+    """What one stream's pass did; logged at its end."""
+
+    ids_requested: int = 0
+    ids_with_associations: int = 0
+    ids_without_associations: int = 0
+    extra_pages: int = 0
+    records: int = 0
+    ids_failed: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"ids requested {self.ids_requested}, with associations "
+            f"{self.ids_with_associations}, without {self.ids_without_associations}, "
+            f"extra pages followed {self.extra_pages}, records emitted {self.records}, "
+            f"ids failed {self.ids_failed}"
+        )
+
+
+@dataclass
+class Bookmark:
+    """Where a pass is: ids consumed from the list, and ids whose reading is unfinished.
+
+    `pending` maps an id to its `after` cursor (None: read it from its first page). It
+    never holds more than about one batch of ids, so STATE stays small.
+    """
+
+    position: int = 0
+    pending: dict[str, str | None] = field(default_factory=dict)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"format": BOOKMARK_FORMAT, "position": self.position, "pending": self.pending}
+
+    @classmethod
+    def from_state(cls, value: object) -> Bookmark | None:
+        """The bookmark in `value`, or None when it is not one this version wrote."""
+        if not isinstance(value, Mapping) or value.get("format") != BOOKMARK_FORMAT:
+            return None
+        position, pending = value.get("position"), value.get("pending")
+        if not isinstance(position, int) or position < 0 or not isinstance(pending, Mapping):
+            return None
+        if not all(after is None or isinstance(after, str) for after in pending.values()):
+            return None
+        return cls(position=position, pending={str(k): v for k, v in pending.items()})
+
+
+@dataclass
+class _Input:
+    id: str
+    after: str | None
+    attempts: int = 0
+
+
+class BatchReader:
+    """Reads every association of a list of ids for one pair of object types."""
+
+    def __init__(
+        self,
+        *,
+        client: HubSpotClient,
+        path: str,
+        from_type: str,
+        to_type: str,
+        ids: Iterable[str],
+        batch_size: int,
+        bookmark: Bookmark,
+        max_id_attempts: int,
+        logger: logging.Logger,
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._from_type = from_type
+        self._to_type = to_type
+        self._fresh = itertools.islice(ids, bookmark.position, None)
+        self._batch_size = batch_size
+        self._position = bookmark.position
+        self._pending = {id_: _Input(id_, after) for id_, after in bookmark.pending.items()}
+        self._max_id_attempts = max_id_attempts
+        self._logger = logger
+        self.coverage = Coverage()
+        self.failures: list[str] = []
+
+    def bookmark(self) -> Bookmark:
+        """The point to resume from; valid between batches."""
+        return Bookmark(
+            position=self._position,
+            pending={item.id: item.after for item in self._pending.values()},
+        )
+
+    def batches(self) -> Iterator[list[Record]]:
+        """Yield the records of each completed batch request, in order."""
+        while inputs := self._next_inputs():
+            if all(item.attempts for item in inputs):
+                attempt = max(item.attempts for item in inputs)
+                time.sleep(backoff.full_jitter(min(0.5 * 2 ** (attempt - 1), 30.0)))
+            body = self._client.post(
+                self._path,
+                {"inputs": [_input_json(item) for item in inputs]},
+                list_key="results",
+            )
+            yield self._absorb(inputs, body)
+
+    def _next_inputs(self) -> list[_Input]:
+        """Unfinished ids first, then fresh ids from the list, each id once a batch."""
+        taken = list(itertools.islice(self._pending, self._batch_size))
+        inputs = [self._pending.pop(id_) for id_ in taken]
+        in_batch = set(taken)
+        while len(inputs) < self._batch_size:
+            id_ = next(self._fresh, None)
+            if id_ is None:
+                break
+            self._position += 1
+            if id_ in in_batch or id_ in self._pending:
+                continue
+            in_batch.add(id_)
+            inputs.append(_Input(id_, None))
+            self.coverage.ids_requested += 1
+        return inputs
+
+    def _absorb(self, inputs: list[_Input], body: Mapping[str, Any]) -> list[Record]:
+        sent = {item.id: item for item in inputs}
+        done: set[str] = set()
+        problems: dict[str, str] = {}
+        records: list[Record] = []
+        unexpected = 0
+        for result in body["results"]:
+            from_id = _from_id(result)
+            if from_id not in sent or from_id in done:
+                unexpected += 1
+                continue
+            item = sent[from_id]
+            try:
+                found = self._records_of(from_id, result)
+                after = _next_after(result)
+            except (TypeError, ValueError, KeyError, AttributeError):
+                problems[from_id] = "malformed result"
+                continue
+            done.add(from_id)
+            records += found
+            if item.after is not None:
+                self.coverage.extra_pages += 1
+            elif found:
+                self.coverage.ids_with_associations += 1
+            else:
+                self.coverage.ids_without_associations += 1
+            if after is not None:
+                self._pending[from_id] = _Input(from_id, after)
+        for error in body.get("errors") or []:
+            for from_id in _error_ids(error):
+                if from_id not in sent or from_id in done:
+                    continue
+                if isinstance(error, Mapping) and error.get("subCategory") == NO_ASSOCIATIONS_FOUND:
+                    done.add(from_id)
+                    problems.pop(from_id, None)
+                    if sent[from_id].after is None:
+                        self.coverage.ids_without_associations += 1
+                else:
+                    problems[from_id] = _error_text(error)
+        if unexpected:
+            self._logger.warning(
+                "%d results of a batch were for ids not requested (or repeated); ignored",
+                unexpected,
+            )
+        for from_id, item in sent.items():
+            if from_id not in done:
+                self._retry(item, problems.get(from_id, "missing from the response"))
+        self.coverage.records += len(records)
+        return records
+
+    def _records_of(self, from_id: str, result: Mapping[str, Any]) -> list[Record]:
+        records = []
+        for target in result.get("to") or []:
+            to_id = target["toObjectId"]
+            if isinstance(to_id, bool) or not isinstance(to_id, (int, str)):
+                raise TypeError(to_id)
+            for kind in target["associationTypes"]:
+                label = kind.get("label")
+                records.append(
+                    {
+                        "from_object_type": self._from_type,
+                        "from_id": from_id,
+                        "to_object_type": self._to_type,
+                        "to_id": str(to_id),
+                        "category": str(kind["category"]),
+                        "type_id": int(kind["typeId"]),
+                        "label": None if label is None else str(label),
+                    }
+                )
+        return records
+
+    def _retry(self, item: _Input, problem: str) -> None:
+        item.attempts += 1
+        if item.attempts < self._max_id_attempts:
+            self._pending[item.id] = item
+            return
+        self.coverage.ids_failed += 1
+        if len(self.failures) < _LISTED_FAILURES:
+            self.failures.append(f"{item.id} ({problem})")
+        self._logger.warning(
+            "id %s failed %d times, last: %s; giving up on it", item.id, item.attempts, problem
+        )
+
+
+def _input_json(item: _Input) -> dict[str, str]:
+    return {"id": item.id} if item.after is None else {"id": item.id, "after": item.after}
+
+
+def _from_id(result: object) -> str | None:
+    if not isinstance(result, Mapping) or not isinstance(result.get("from"), Mapping):
+        return None
+    value = result["from"].get("id")
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _next_after(result: Mapping[str, Any]) -> str | None:
+    paging = result.get("paging")
+    after = paging.get("next", {}).get("after") if paging else None
+    if after is not None and not isinstance(after, str):
+        raise TypeError(after)
+    return after
+
+
+def _error_ids(error: object) -> list[str]:
+    context = error.get("context") if isinstance(error, Mapping) else None
+    ids = context.get("fromObjectId") if isinstance(context, Mapping) else None
+    return [str(id_) for id_ in ids] if isinstance(ids, list) else []
+
+
+def _error_text(error: object) -> str:
+    if not isinstance(error, Mapping):
+        return "unreadable error"
+    parts = [str(error.get(key)) for key in ("category", "subCategory", "message") if error.get(key)]
+    return ": ".join(parts)[:300] or "error without a message"

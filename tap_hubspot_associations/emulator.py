@@ -1,0 +1,617 @@
+"""A HubSpot emulator: a real HTTP server on loopback with seeded, known ground truth.
+
+It behaves as `shared/hubspot-facts.md` describes HubSpot, ugly parts included: 207s
+with `errors[]`, results in shuffled order, numeric `toObjectId`, per-id paging with
+opaque cursors, a rolling rate-limit window with HubSpot's 429 body and headers,
+expiring OAuth tokens, and injected faults. Tests compare the tap's output with
+`Account.truth()`. Run `python -m tap_hubspot_associations.emulator` to serve a demo
+account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+STANDARD_TYPES = {
+    "contacts": "0-1",
+    "companies": "0-2",
+    "deals": "0-3",
+    "tickets": "0-5",
+    "products": "0-7",
+    "line_items": "0-8",
+    "quotes": "0-14",
+    "tasks": "0-27",
+    "notes": "0-46",
+    "meetings": "0-47",
+    "calls": "0-48",
+    "emails": "0-49",
+    "leads": "0-136",
+}
+MAX_INPUTS = 1000
+
+AssociationType = tuple[str, int, str | None]
+"""(category, typeId, label)"""
+Target = tuple[int, tuple[AssociationType, ...]]
+"""(toObjectId, association types)"""
+TruthRecord = tuple[str, str, str, str, str, int, str | None]
+"""(from_object_type, from_id, to_object_type, to_id, category, type_id, label)"""
+
+
+class Account:
+    """The CRM of one portal: object types and the associations between their records."""
+
+    def __init__(self, *, portal_id: int = 4242, custom_objects: Mapping[str, str] | None = None):
+        self.portal_id = portal_id
+        self.type_ids = dict(STANDARD_TYPES)
+        for type_id, name in (custom_objects or {}).items():
+            self.type_ids[f"p{portal_id}_{name}"] = type_id
+            self.type_ids[name] = type_id
+        self.names = {type_id: name for name, type_id in self.type_ids.items()}
+        self.edges: dict[tuple[str, str], dict[int, list[Target]]] = {}
+
+    def type_id(self, given: str) -> str | None:
+        """The canonical type id of a name, type id or fully qualified name."""
+        if given in self.names:
+            return given
+        return self.type_ids.get(given.lower())
+
+    def set(self, from_type: str, to_type: str, from_id: int, targets: Iterable[Target]) -> None:
+        """Make `targets` the associations of one record (replacing any it had)."""
+        pair = (self._known(from_type), self._known(to_type))
+        self.edges.setdefault(pair, {})[from_id] = list(targets)
+
+    def targets(self, from_type: str, to_type: str, from_id: int) -> list[Target]:
+        pair = (self._known(from_type), self._known(to_type))
+        return self.edges.get(pair, {}).get(from_id, [])
+
+    def seed(
+        self,
+        from_type: str,
+        to_type: str,
+        from_ids: Iterable[int],
+        *,
+        seed: int,
+        max_targets: int = 40,
+    ) -> None:
+        """Give each id a random, reproducible set of associations (often none, some many)."""
+        rng = random.Random(f"{seed}:{from_type}:{to_type}")
+        default_type = rng.randint(1, 400)
+        for from_id in from_ids:
+            roll = rng.random()
+            if roll < 0.25:
+                count = 0
+            elif roll < 0.75:
+                count = rng.randint(1, 3)
+            elif roll < 0.93:
+                count = rng.randint(4, 12)
+            else:
+                count = rng.randint(13, max_targets)
+            targets = []
+            for to_id in rng.sample(range(10**10, 10**12), count):
+                kinds: list[AssociationType] = [("HUBSPOT_DEFINED", default_type, None)]
+                if rng.random() < 0.3:
+                    kinds.append(("HUBSPOT_DEFINED", default_type + 1, "Primary"))
+                if rng.random() < 0.15:
+                    kinds.append(("USER_DEFINED", 100 + rng.randint(0, 3), "Billing contact"))
+                if rng.random() < 0.05:
+                    kinds.append(("WORK", 500, None))
+                targets.append((to_id, tuple(kinds)))
+            self.set(from_type, to_type, from_id, targets)
+
+    def truth(self, from_type: str, to_type: str, from_ids: Iterable[int]) -> set[TruthRecord]:
+        """The records a perfect tap emits for these ids, with types named as given."""
+        return {
+            (from_type, str(from_id), to_type, str(to_id), category, type_id, label)
+            for from_id in set(from_ids)
+            for to_id, kinds in self.targets(from_type, to_type, from_id)
+            for category, type_id, label in kinds
+        }
+
+    def _known(self, given: str) -> str:
+        type_id = self.type_id(given)
+        if type_id is None:
+            raise KeyError(given)
+        return type_id
+
+
+@dataclass
+class Faults:
+    """Failure rates (0 to 1) and latency the emulator injects into batch reads."""
+
+    server_error: float = 0.0
+    locked: float = 0.0
+    html_502: float = 0.0
+    truncated_body: float = 0.0
+    id_error: float = 0.0
+    latency_seconds: float = 0.0
+    latency_spread: float = 0.3
+    failing_ids: frozenset[int] = frozenset()
+    errors_in_200: bool = False
+
+
+@dataclass
+class RateLimit:
+    """HubSpot's rolling window, and the daily budget."""
+
+    max_requests: int = 100
+    interval_ms: int = 10_000
+    send_headers: bool = True
+    retry_after: float | None = None
+    daily: int | None = None
+
+
+@dataclass
+class Stats:
+    """What the emulator saw; tests read it."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    batches: list[list[tuple[str, str | None]]] = field(default_factory=list)
+    tokens_issued: int = 0
+
+
+class Emulator:
+    """Serves one `Account` over HTTP on loopback until `stop()`."""
+
+    def __init__(
+        self,
+        account: Account,
+        *,
+        page_size: int = 500,
+        faults: Faults | None = None,
+        rate_limit: RateLimit | None = None,
+        tokens: Mapping[str, frozenset[str] | None] | None = None,
+        oauth_clients: Mapping[str, tuple[str, str]] | None = None,
+        token_ttl: float = 1800,
+        seed: int = 0,
+    ) -> None:
+        self.account = account
+        self.page_size = page_size
+        self.faults = faults or Faults()
+        self.rate_limit = rate_limit or RateLimit()
+        self.tokens: dict[str, frozenset[str] | None] = dict(tokens or {"pat-test-token": None})
+        self.oauth_clients = dict(oauth_clients or {})
+        self.token_ttl = token_ttl
+        self.stats = Stats()
+        self._oauth_tokens: dict[str, float] = {}
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._window: deque[float] = deque()
+        self._daily_used = 0
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the emulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._server = _Server((host, port), _Handler)
+        self._server.emulator = self
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # Request handling, called from the server's threads.
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        path = urlsplit(target).path
+        with self._lock:
+            self.stats.requests[path.rsplit("/", 1)[-1] if "/batch/" in path else path] += 1
+        if method == "POST" and path == "/oauth/v1/token":
+            return self._token(body)
+        parts = path.strip("/").split("/")
+        batch_read = (
+            method == "POST"
+            and len(parts) == 7
+            and parts[:3] in (["crm", "associations", "2026-03"], ["crm", "v4", "associations"])
+            and parts[5:] == ["batch", "read"]
+        )
+        if not batch_read:
+            return _error(404, "NOT_FOUND", f"No route for {method} {path}")
+        denied = self._authorize(headers, unquote(parts[3]), unquote(parts[4]))
+        if denied is not None:
+            return denied
+        limited, rate_headers = self._rate_limited()
+        if limited is not None:
+            return limited
+        reply = self._fault() or self._batch_read(unquote(parts[3]), unquote(parts[4]), body)
+        reply.headers.update(rate_headers)
+        if reply.status in (200, 207) and self._chance(self.faults.truncated_body):
+            cut = self._rng_int(1, max(1, len(reply.body) - 1))
+            reply.body = reply.body[:cut]
+        return reply
+
+    def _authorize(self, headers: Mapping[str, str], from_type: str, to_type: str) -> _Reply | None:
+        auth = headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+        with self._lock:
+            expires = self._oauth_tokens.get(token)
+        if expires is not None:
+            late = time.monotonic() - expires
+            if late >= 0:
+                return _error(
+                    401,
+                    "EXPIRED_AUTHENTICATION",
+                    f"The OAuth token used to make this call expired {int(late) + 1} second(s) "
+                    "ago.",
+                    context={"expire time": [str(expires)]},
+                )
+            return None
+        if token not in self.tokens:
+            return _error(
+                401,
+                "INVALID_AUTHENTICATION",
+                "Authentication credentials not found. This API supports OAuth 2.0 "
+                "authentication and you can find more details at "
+                "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+            )
+        scopes = self.tokens[token]
+        needed = [_scope(self.account, t) for t in (from_type, to_type)]
+        if scopes is not None and not set(needed) <= scopes:
+            body = _error_body(
+                "MISSING_SCOPES",
+                "This app hasn't been granted all required scopes to make this call.",
+            )
+            body["errors"] = [
+                {
+                    "message": "One or more of the following scopes are required.",
+                    "context": {"requiredGranularScopes": sorted(set(needed))},
+                }
+            ]
+            return _Reply(403, body=_json(body))
+        return None
+
+    def _token(self, body: bytes) -> _Reply:
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        client = self.oauth_clients.get(form.get("client_id", ""))
+        if (
+            form.get("grant_type") != "refresh_token"
+            or client is None
+            or client != (form.get("client_secret"), form.get("refresh_token"))
+        ):
+            return _Reply(
+                400,
+                body=_json(
+                    {
+                        "status": "BAD_REFRESH_TOKEN",
+                        "message": "missing or unknown refresh token",
+                        "correlationId": str(uuid.uuid4()),
+                    }
+                ),
+            )
+        token = f"oat-{uuid.uuid4().hex}"
+        with self._lock:
+            self._oauth_tokens[token] = time.monotonic() + self.token_ttl
+            self.stats.tokens_issued += 1
+        return _Reply(
+            200,
+            body=_json(
+                {
+                    "access_token": token,
+                    "refresh_token": client[1],
+                    "expires_in": self.token_ttl,
+                    "token_type": "bearer",
+                }
+            ),
+        )
+
+    def _rate_limited(self) -> tuple[_Reply | None, dict[str, str]]:
+        """A 429 when the window or the day is spent, and the rate-limit headers."""
+        limit = self.rate_limit
+        with self._lock:
+            now = time.monotonic()
+            while self._window and self._window[0] <= now - limit.interval_ms / 1000:
+                self._window.popleft()
+            headers: dict[str, str] = {}
+            if limit.send_headers:
+                headers = {
+                    "X-HubSpot-RateLimit-Max": str(limit.max_requests),
+                    "X-HubSpot-RateLimit-Interval-Milliseconds": str(limit.interval_ms),
+                }
+            if limit.daily is not None and self._daily_used >= limit.daily:
+                policy, message = "DAILY", "You have reached your daily limit."
+            elif len(self._window) >= limit.max_requests:
+                policy = "TEN_SECONDLY_ROLLING"
+                message = "You have reached your ten_secondly_rolling limit."
+            else:
+                self._window.append(now)
+                self._daily_used += 1
+                if limit.send_headers:
+                    remaining = limit.max_requests - len(self._window)
+                    headers["X-HubSpot-RateLimit-Remaining"] = str(remaining)
+                return None, headers
+        if limit.retry_after is not None:
+            headers["Retry-After"] = str(limit.retry_after)
+        body = {
+            "status": "error",
+            "message": message,
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": policy,
+            "requestId": uuid.uuid4().hex,
+        }
+        return _Reply(429, body=_json(body), headers=headers), {}
+
+    def _fault(self) -> _Reply | None:
+        faults = self.faults
+        if faults.latency_seconds:
+            spread = faults.latency_spread
+            with self._lock:
+                factor = self._rng.uniform(1 - spread, 1 + spread)
+            time.sleep(faults.latency_seconds * factor)
+        if self._chance(faults.server_error):
+            status = self._choice([500, 502, 503, 504])
+            return _error(status, "INTERNAL_ERROR", "internal error, please retry")
+        if self._chance(faults.locked):
+            return _error(423, "LOCKED", "Resource is locked, try again in a few seconds")
+        if self._chance(faults.html_502):
+            page = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+            return _Reply(502, body=page, content_type="text/html")
+        return None
+
+    def _batch_read(self, from_type: str, to_type: str, raw: bytes) -> _Reply:
+        for given in (from_type, to_type):
+            if self.account.type_id(given) is None:
+                return _error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {given}")
+        try:
+            request = json.loads(raw)
+            inputs = request["inputs"]
+            parsed = [(str(item["id"]), item.get("after")) for item in inputs]
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
+        if len(parsed) > MAX_INPUTS:
+            return _error(
+                400,
+                "VALIDATION_ERROR",
+                f"Batch input size {len(parsed)} exceeds the limit of {MAX_INPUTS}",
+            )
+        with self._lock:
+            self.stats.batches.append(parsed)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for from_id, after in parsed:
+            offset = 0
+            if after is not None:
+                offset = _decode_cursor(after, from_id)
+                if offset is None:
+                    return _error(400, "VALIDATION_ERROR", f"Invalid paging cursor for {from_id}")
+            if not from_id.isdigit():
+                errors.append(_id_error("VALIDATION_ERROR", f"Invalid id {from_id}", from_id))
+                continue
+            if int(from_id) in self.faults.failing_ids or self._chance(self.faults.id_error):
+                errors.append(
+                    _id_error("INTERNAL_ERROR", f"Could not read {from_id}, try again", from_id)
+                )
+                continue
+            targets = self.account.targets(from_type, to_type, int(from_id))
+            page = targets[offset : offset + self.page_size]
+            if not page:
+                errors.append(self._no_associations(from_type, to_type, from_id))
+                continue
+            result: dict[str, Any] = {
+                "from": {"id": from_id},
+                "to": [
+                    {
+                        "toObjectId": to_id,
+                        "associationTypes": [
+                            {"category": c, "typeId": t, "label": label} for c, t, label in kinds
+                        ],
+                    }
+                    for to_id, kinds in page
+                ],
+            }
+            if offset + self.page_size < len(targets):
+                cursor = _encode_cursor(from_id, offset + self.page_size)
+                result["paging"] = {
+                    "next": {"after": cursor, "link": f"/crm/v4/objects/{from_type}?after={cursor}"}
+                }
+            results.append(result)
+        with self._lock:
+            self._rng.shuffle(results)
+        started = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        body: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": started,
+        }
+        status = 200
+        if errors:
+            body["numErrors"] = len(errors)
+            body["errors"] = errors
+            status = 200 if self.faults.errors_in_200 else 207
+        return _Reply(status, body=_json(body))
+
+    def _no_associations(self, from_type: str, to_type: str, from_id: str) -> dict[str, Any]:
+        singular_from = _singular(self.account, from_type)
+        singular_to = _singular(self.account, to_type)
+        return {
+            "status": "error",
+            "category": "OBJECT_NOT_FOUND",
+            "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+            "message": f"No {singular_to} is associated with {singular_from} {from_id}.",
+            "context": {
+                "fromObjectId": [from_id],
+                "fromObjectType": [singular_from],
+                "toObjectType": [singular_to],
+            },
+        }
+
+    def count_status(self, status: int) -> None:
+        with self._lock:
+            self.stats.statuses[status] += 1
+
+    def _chance(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def _choice(self, options: list[int]) -> int:
+        with self._lock:
+            return self._rng.choice(options)
+
+    def _rng_int(self, low: int, high: int) -> int:
+        with self._lock:
+            return self._rng.randint(low, high)
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json;charset=utf-8"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    emulator: Emulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        emulator = self.server.emulator
+        reply = emulator.handle(method, self.path, self.headers, body)
+        emulator.count_status(reply.status)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        correlation = str(uuid.uuid4())
+        self.send_header("X-HubSpot-Correlation-Id", correlation)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Stay quiet: request lines would carry nothing a test reads."""
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _error_body(category: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
+
+
+def _error(status: int, category: str, message: str, **extra: Any) -> _Reply:
+    return _Reply(status, body=_json(_error_body(category, message, **extra)))
+
+
+def _id_error(category: str, message: str, from_id: str) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": {"fromObjectId": [from_id]},
+    }
+
+
+def _encode_cursor(from_id: str, offset: int) -> str:
+    raw = json.dumps({"id": from_id, "offset": offset}).encode()
+    return quote(base64.b64encode(raw).decode(), safe="")
+
+
+def _decode_cursor(cursor: object, from_id: str) -> int | None:
+    try:
+        state = json.loads(base64.b64decode(unquote(str(cursor)), validate=True))
+        offset = state["offset"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return offset if state.get("id") == from_id and isinstance(offset, int) else None
+
+
+def _singular(account: Account, given: str) -> str:
+    name = account.names.get(account.type_id(given) or "", given)
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    return name.removesuffix("s")
+
+
+def _scope(account: Account, given: str) -> str:
+    type_id = account.type_id(given) or ""
+    if type_id.startswith("2-"):
+        return "crm.objects.custom.read"
+    name = account.names.get(type_id, given)
+    return "tickets" if name == "tickets" else f"crm.objects.{name}.read"
+
+
+def demo_account(seed: int = 7) -> tuple[Account, dict[tuple[str, str], list[int]]]:
+    """A small portal with a custom object, and the ids of each demo pair."""
+    account = Account(custom_objects={"2-4242": "cars"})
+    rng = random.Random(seed)
+    pairs = {
+        ("contacts", "companies"): sorted(rng.sample(range(10**9, 10**11), 300)),
+        ("deals", "contacts"): sorted(rng.sample(range(10**9, 10**11), 120)),
+        ("p4242_cars", "contacts"): sorted(rng.sample(range(10**9, 10**11), 50)),
+    }
+    for (from_type, to_type), ids in pairs.items():
+        account.seed(from_type, to_type, ids, seed=seed)
+    return account, pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve a demo HubSpot account on loopback.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--page-size", type=int, default=10)
+    args = parser.parse_args()
+    account, pairs = demo_account()
+    emulator = Emulator(account, page_size=args.page_size)
+    url = emulator.start(port=args.port)
+    print(f"HubSpot emulator at {url}; token pat-test-token; pairs: {list(pairs)}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()

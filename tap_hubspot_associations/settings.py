@@ -1,0 +1,196 @@
+"""The tap's settings: their schema, and the checks the schema cannot express."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from tap_hubspot_associations.errors import ConfigError
+from tap_hubspot_associations.ids import IdSource
+
+DEFAULT_API_URL = "https://api.hubapi.com"
+API_VERSIONS = ("2026-03", "v4")
+MAX_BATCH_SIZE = 1000
+
+PAIR_SCHEMA = th.ObjectType(
+    th.Property("from", th.StringType, required=True, description="From object type"),
+    th.Property("to", th.StringType, required=True, description="To object type"),
+    th.Property(
+        "ids",
+        th.ArrayType(th.CustomType({"type": ["string", "integer"]})),
+        description="Record ids of the `from` type",
+    ),
+    th.Property("ids_file", th.StringType, description="File with one `from` record id a line"),
+)
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        description="Private app token or service key, sent as a Bearer token",
+    ),
+    th.Property("client_id", th.StringType, description="OAuth app client id"),
+    th.Property("client_secret", th.StringType, secret=True, description="OAuth client secret"),
+    th.Property("refresh_token", th.StringType, secret=True, description="OAuth refresh token"),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default=DEFAULT_API_URL,
+        description="HubSpot API base URL; plain http only for loopback hosts",
+    ),
+    th.Property(
+        "api_version",
+        th.StringType(allowed_values=list(API_VERSIONS)),
+        default=API_VERSIONS[0],
+        description="Associations API: date version 2026-03, or the legacy v4 paths",
+    ),
+    th.Property(
+        "associations",
+        th.ArrayType(PAIR_SCHEMA),
+        description="Pairs of object types to read, each with `ids` or `ids_file`",
+    ),
+    th.Property(
+        "batch_size",
+        th.IntegerType(minimum=1, maximum=MAX_BATCH_SIZE),
+        default=MAX_BATCH_SIZE,
+        description="Ids per batch read request (HubSpot allows at most 1000)",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0, maximum=20),
+        default=5,
+        description="Retries of a failed request or id before the run gives up on it",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType(minimum=1, maximum=600),
+        default=60,
+        description="Seconds to wait for a response before retrying",
+    ),
+).to_dict()
+
+
+@dataclass(frozen=True)
+class AssociationPair:
+    """One configured pair of object types and where its ids come from."""
+
+    from_type: str
+    to_type: str
+    ids: IdSource
+
+    @property
+    def stream_name(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", f"{self.from_type}_to_{self.to_type}".lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings: anything wrong here is a one-line `ConfigError`."""
+
+    api_url: str
+    api_version: str
+    access_token: str | None
+    oauth: tuple[str, str, str] | None
+    pairs: tuple[AssociationPair, ...]
+    batch_size: int
+    max_retries: int
+    request_timeout: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        access_token = config.get("access_token") or None
+        oauth_values = tuple(config.get(k) or None for k in ("client_id", "client_secret",
+                                                             "refresh_token"))
+        oauth: tuple[str, str, str] | None = None
+        if access_token is None:
+            missing = [
+                name
+                for name, value in zip(("client_id", "client_secret", "refresh_token"),
+                                       oauth_values)
+                if value is None
+            ]
+            if len(missing) == 3:
+                raise ConfigError(
+                    "no credentials: set access_token, or client_id, client_secret and "
+                    "refresh_token"
+                )
+            if missing:
+                raise ConfigError(f"OAuth needs {', '.join(missing)} as well")
+            oauth = (str(oauth_values[0]), str(oauth_values[1]), str(oauth_values[2]))
+        return cls(
+            api_url=_checked_api_url(str(config.get("api_url") or DEFAULT_API_URL)),
+            api_version=str(config.get("api_version") or API_VERSIONS[0]),
+            access_token=access_token,
+            oauth=oauth,
+            pairs=_pairs(config.get("associations")),
+            batch_size=int(config.get("batch_size") or MAX_BATCH_SIZE),
+            max_retries=int(config.get("max_retries", 5)),
+            request_timeout=float(config.get("request_timeout") or 60),
+        )
+
+
+def _checked_api_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"api_url {url!r} must look like https://api.hubapi.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"api_url {url!r} must be a scheme and host only, with no path")
+    if parts.username or parts.password:
+        raise ConfigError("api_url must not carry credentials")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"api_url {url!r} is plain http to a remote host: use https (http is only for "
+            "loopback hosts such as the emulator)"
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _pairs(value: object) -> tuple[AssociationPair, ...]:
+    if not value:
+        raise ConfigError(
+            "associations is empty: list at least one pair such as "
+            '{"from": "contacts", "to": "companies", "ids_file": "contact_ids.txt"}'
+        )
+    assert isinstance(value, list)
+    pairs: list[AssociationPair] = []
+    names: dict[str, str] = {}
+    for index, item in enumerate(value):
+        setting = f"associations[{index}]"
+        from_type, to_type = str(item["from"]).strip(), str(item["to"]).strip()
+        if not from_type or not to_type:
+            raise ConfigError(f"{setting}: `from` and `to` must name object types")
+        ids, ids_file = item.get("ids"), item.get("ids_file")
+        if ids is not None and ids_file is not None:
+            raise ConfigError(f"{setting}: set `ids` or `ids_file`, not both")
+        if ids is None and ids_file is None:
+            raise ConfigError(
+                f"{setting} ({from_type} -> {to_type}): set `ids` or `ids_file`; reading every "
+                "id of a type is not supported yet"
+            )
+        pair = AssociationPair(
+            from_type, to_type, IdSource(setting=setting, ids=ids, ids_file=ids_file)
+        )
+        if pair.stream_name in names:
+            raise ConfigError(
+                f"{setting} gives the stream name {pair.stream_name!r} that "
+                f"{names[pair.stream_name]} already has"
+            )
+        names[pair.stream_name] = setting
+        pairs.append(pair)
+    return tuple(pairs)

@@ -1,0 +1,101 @@
+"""The tap: settings into streams, one shared HubSpot client, one clear line on failure."""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+
+import requests
+from singer_sdk import Tap
+
+from tap_hubspot_associations.client import (
+    CONNECT_TIMEOUT_SECONDS,
+    TOKEN_PATH,
+    Auth,
+    HubSpotClient,
+    OAuthToken,
+    StaticToken,
+)
+from tap_hubspot_associations.errors import IncompleteSyncError, TapError
+from tap_hubspot_associations.settings import CONFIG_SCHEMA, Settings
+from tap_hubspot_associations.streams import AssociationsStream
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+
+class TapHubSpotAssociations(Tap):
+    """Extracts HubSpot CRM associations through the batch read API."""
+
+    name = "tap-hubspot-associations"
+    config_jsonschema = CONFIG_SCHEMA
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_config(self.config)
+
+    @cached_property
+    def client(self) -> HubSpotClient:
+        """The one client every stream shares: one token, one rate budget."""
+        settings = self.settings
+        session = requests.Session()
+        session.headers["User-Agent"] = f"{self.name}/{self.plugin_version}"
+        auth: Auth
+        if settings.access_token is not None:
+            auth = StaticToken(settings.access_token)
+        else:
+            assert settings.oauth is not None
+            client_id, client_secret, refresh_token = settings.oauth
+            auth = OAuthToken(
+                token_url=settings.api_url + TOKEN_PATH,
+                client_id=client_id,
+                client_secret=client_secret,
+                refresh_token=refresh_token,
+                session=session,
+                timeout=(CONNECT_TIMEOUT_SECONDS, settings.request_timeout),
+            )
+        return HubSpotClient(
+            api_url=settings.api_url,
+            auth=auth,
+            session=session,
+            max_retries=settings.max_retries,
+            read_timeout=settings.request_timeout,
+            logger=self.logger,
+        )
+
+    @override
+    def discover_streams(self) -> list[AssociationsStream]:
+        return [
+            AssociationsStream(self, pair=pair, settings=self.settings, client=self.client)
+            for pair in self.settings.pairs
+        ]
+
+    @override
+    def sync_all(self) -> None:
+        """Check every id list first; after the run, fail if any id could not be read."""
+        streams = [
+            s for s in self.streams.values() if isinstance(s, AssociationsStream) and s.selected
+        ]
+        for stream in streams:
+            stream.pair.ids.validate()
+        super().sync_all()
+        failed = [(s.name, s.coverage.ids_failed, s.failures) for s in streams if s.failures]
+        if failed:
+            details = "; ".join(
+                f"{name}: {count} ids, {', '.join(listed)}{' ...' if count > len(listed) else ''}"
+                for name, count, listed in failed
+            )
+            raise IncompleteSyncError(
+                f"some ids could not be read after every retry (all else was emitted): {details}"
+            )
+
+
+def main() -> None:
+    """Console entry point: a `TapError` ends the run with one line and exit code 1."""
+    try:
+        TapHubSpotAssociations.cli()
+    except TapError as exc:
+        TapHubSpotAssociations.logger.error("%s", exc)
+        sys.exit(1)

@@ -119,33 +119,38 @@ class RateBudget:
     """A rolling window of our own requests, sized by what HubSpot announces.
 
     HubSpot's window is rolling, so a slot frees when the oldest request in the
-    window ages out; waiting for exactly that moment uses the budget without 429s.
+    window ages out. A request holds its slot from sending until its response, and
+    is then dated by the response: HubSpot saw it no later than that, so waiting a
+    window from then never overruns what HubSpot counts.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._sent: deque[float] = deque()
+        self._done: deque[float] = deque()
+        self._in_flight = 0
         self.limit: int | None = None
         self.window = DEFAULT_WINDOW_SECONDS
 
     def acquire(self) -> None:
-        """Wait for a free slot in the window, then take it."""
+        """Wait for a free slot in the window, then take it until `release()`."""
         while True:
             with self._lock:
                 now = self._clock()
                 self._forget_before(now - self.window)
-                if self.limit is None or len(self._sent) < self.limit:
-                    self._sent.append(now)
+                if self.limit is None or len(self._done) + self._in_flight < self.limit:
+                    self._in_flight += 1
                     return
-                wait = self._sent[0] + self.window - now
+                wait = self._done[0] + self.window - now if self._done else 0.05
             time.sleep(max(wait, 0.001))
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Adopt the limit and window HubSpot announces in its response headers."""
+    def release(self, headers: Mapping[str, str]) -> None:
+        """Date the request by its response; adopt the limit and window HubSpot announces."""
         limit = _int_header(headers, "X-HubSpot-RateLimit-Max")
         interval_ms = _int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
         with self._lock:
+            self._in_flight -= 1
+            self._done.append(self._clock())
             if limit is not None and limit > 0:
                 self.limit = limit
             if interval_ms is not None and interval_ms > 0:
@@ -161,12 +166,12 @@ class RateBudget:
         with self._lock:
             now = self._clock()
             self._forget_before(now - window)
-            oldest = self._sent[0] if self._sent else now
+            oldest = self._done[0] if self._done else now
         return max(oldest + window - now, 0.05)
 
     def _forget_before(self, horizon: float) -> None:
-        while self._sent and self._sent[0] <= horizon:
-            self._sent.popleft()
+        while self._done and self._done[0] <= horizon:
+            self._done.popleft()
 
 
 @dataclass
@@ -262,9 +267,10 @@ class HubSpotClient:
         *,
         renewed: bool,
     ) -> dict[str, Any]:
-        self.budget.acquire()
         token = self.auth.token()
+        self.budget.acquire()
         self.stats.count("requests")
+        headers: Mapping[str, str] = {}
         try:
             response = self.session.request(
                 method,
@@ -275,11 +281,13 @@ class HubSpotClient:
                 allow_redirects=False,
             )
             content = response.content
+            headers = response.headers
         except requests.Timeout:
             raise _Transient("timed out") from None
         except requests.RequestException as exc:
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
-        self.budget.observe(response.headers)
+        finally:
+            self.budget.release(headers)
         status = response.status_code
         parsed = _json_object(response, content)
         if status in (200, 207):

@@ -138,6 +138,8 @@ class Faults:
     id_error: float = 0.0
     latency_seconds: float = 0.0
     latency_spread: float = 0.3
+    stall: float = 0.0
+    stall_seconds: float = 5.0
     failing_ids: frozenset[int] = frozenset()
     errors_in_200: bool = False
 
@@ -176,6 +178,7 @@ class Emulator:
         tokens: Mapping[str, frozenset[str] | None] | None = None,
         oauth_clients: Mapping[str, tuple[str, str]] | None = None,
         token_ttl: float = 1800,
+        token_ttl_claimed: float | None = None,
         seed: int = 0,
     ) -> None:
         self.account = account
@@ -185,6 +188,7 @@ class Emulator:
         self.tokens: dict[str, frozenset[str] | None] = dict(tokens or {"pat-test-token": None})
         self.oauth_clients = dict(oauth_clients or {})
         self.token_ttl = token_ttl
+        self.token_ttl_claimed = token_ttl if token_ttl_claimed is None else token_ttl_claimed
         self.stats = Stats()
         self._oauth_tokens: dict[str, float] = {}
         self._rng = random.Random(seed)
@@ -223,7 +227,7 @@ class Emulator:
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> _Reply:
         path = urlsplit(target).path
         with self._lock:
-            self.stats.requests[path.rsplit("/", 1)[-1] if "/batch/" in path else path] += 1
+            self.stats.requests[path] += 1
         if method == "POST" and path == "/oauth/v1/token":
             return self._token(body)
         parts = path.strip("/").split("/")
@@ -316,7 +320,7 @@ class Emulator:
                 {
                     "access_token": token,
                     "refresh_token": client[1],
-                    "expires_in": self.token_ttl,
+                    "expires_in": self.token_ttl_claimed,
                     "token_type": "bearer",
                 }
             ),
@@ -366,6 +370,8 @@ class Emulator:
             with self._lock:
                 factor = self._rng.uniform(1 - spread, 1 + spread)
             time.sleep(faults.latency_seconds * factor)
+        if self._chance(faults.stall):
+            time.sleep(faults.stall_seconds)
         if self._chance(faults.server_error):
             status = self._choice([500, 502, 503, 504])
             return _error(status, "INTERNAL_ERROR", "internal error, please retry")
@@ -464,6 +470,10 @@ class Emulator:
             },
         }
 
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._oauth_tokens)
+
     def count_status(self, status: int) -> None:
         with self._lock:
             self.stats.statuses[status] += 1
@@ -495,6 +505,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
     emulator: Emulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a timeout, a killed tap) is normal here, not news."""
 
 
 class _Handler(BaseHTTPRequestHandler):

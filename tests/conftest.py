@@ -1,0 +1,168 @@
+"""Shared test plumbing: an emulator per test, the tap run as users run it, output checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_hubspot_associations.emulator import Account, Emulator, TruthRecord
+
+TOKEN = "pat-na1-test-0000-secret-token"
+CLIENT_ID = "client-id-1234"
+CLIENT_SECRET = "client-secret-never-printed"
+REFRESH_TOKEN = "refresh-token-never-printed"
+SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
+RUN_TIMEOUT = 120
+
+
+@dataclass
+class TapRun:
+    """What one run of the tap printed and how it ended."""
+
+    returncode: int
+    messages: list[dict[str, Any]]
+    stderr: str
+
+    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
+        return [
+            m["record"]
+            for m in self.messages
+            if m["type"] == "RECORD" and (stream is None or m["stream"] == stream)
+        ]
+
+    def record_set(self, stream: str | None = None) -> set[TruthRecord]:
+        return {as_truth(r) for r in self.records(stream)}
+
+    def states(self) -> list[dict[str, Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if "| ERROR" in line]
+
+
+def as_truth(record: dict[str, Any]) -> TruthRecord:
+    return (
+        record["from_object_type"],
+        record["from_id"],
+        record["to_object_type"],
+        record["to_id"],
+        record["category"],
+        record["type_id"],
+        record["label"],
+    )
+
+
+def parse_messages(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def assert_no_secrets(*outputs: str, extra: tuple[str, ...] = ()) -> None:
+    for secret in SECRETS + extra:
+        for output in outputs:
+            assert secret not in output, "a secret appeared in the tap's output"
+
+
+def tap_command(config_path: Path, state_path: Path | None = None) -> list[str]:
+    command = [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)]
+    if state_path is not None:
+        command += ["--state", str(state_path)]
+    return command
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without any TAP_HUBSPOT_ASSOCIATIONS_* setting from outside."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TAP_HUBSPOT_ASSOCIATIONS_")}
+
+
+@pytest.fixture
+def run_tap(tmp_path: Path) -> Iterator[Any]:
+    """Run the tap's command line as a user would; every output is checked for secrets."""
+    runs = 0
+
+    def run(
+        config: dict[str, Any],
+        *,
+        state: dict[str, Any] | None = None,
+        emulator: Emulator | None = None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> TapRun:
+        nonlocal runs
+        runs += 1
+        config_path = tmp_path / f"config-{runs}.json"
+        config_path.write_text(json.dumps(config))
+        state_path = None
+        if state is not None:
+            state_path = tmp_path / f"state-{runs}.json"
+            state_path.write_text(json.dumps(state))
+        completed = subprocess.run(
+            tap_command(config_path, state_path) + (args or []),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            env={**clean_env(), **(env or {})},
+            check=False,
+        )
+        issued = tuple(emulator.issued_tokens()) if emulator is not None else ()
+        assert_no_secrets(completed.stdout, completed.stderr, extra=issued)
+        messages = parse_messages(completed.stdout) if not args else []
+        return TapRun(completed.returncode, messages, completed.stderr)
+
+    yield run
+
+
+@pytest.fixture
+def start_emulator() -> Iterator[Any]:
+    """Start emulators on loopback for one test; all are stopped after it."""
+    started: list[Emulator] = []
+
+    def start(account: Account, **options: Any) -> Emulator:
+        emulator = Emulator(account, tokens={TOKEN: None}, **options)
+        emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+def config_for(
+    emulator: Emulator, pairs: dict[tuple[str, str], list[int]], **settings: Any
+) -> dict[str, Any]:
+    """A config reading `pairs` from the emulator with a private app token."""
+    return {
+        "access_token": TOKEN,
+        "api_url": emulator.url,
+        "associations": [
+            {"from": from_type, "to": to_type, "ids": [str(i) for i in ids]}
+            for (from_type, to_type), ids in pairs.items()
+        ],
+        **settings,
+    }
+
+
+def truth_of(account: Account, pairs: dict[tuple[str, str], list[int]]) -> set[TruthRecord]:
+    return set().union(*(account.truth(f, t, ids) for (f, t), ids in pairs.items()))
+
+
+def seeded_account(
+    pairs: dict[tuple[str, str], int], *, seed: int = 1, max_targets: int = 40
+) -> tuple[Account, dict[tuple[str, str], list[int]]]:
+    """An account where each pair has `count` from-ids with random associations."""
+    account = Account(custom_objects={"2-4242": "cars"})
+    ids: dict[tuple[str, str], list[int]] = {}
+    for index, ((from_type, to_type), count) in enumerate(pairs.items()):
+        first = 10**11 + index * 10**6
+        ids[(from_type, to_type)] = list(range(first, first + count))
+        account.seed(from_type, to_type, ids[(from_type, to_type)], seed=seed,
+                     max_targets=max_targets)
+    return account, ids

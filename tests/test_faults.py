@@ -1,0 +1,170 @@
+"""Faults: rate limits, transient failures, broken bodies, timeouts, auth and scope errors."""
+
+from __future__ import annotations
+
+from tap_hubspot_associations.client import RateBudget
+from tap_hubspot_associations.emulator import Faults, RateLimit
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, config_for, seeded_account, truth_of
+
+PAIRS = {("contacts", "companies"): 60, ("deals", "contacts"): 30}
+
+
+def oauth_config(emulator, pairs, **settings):
+    config = config_for(emulator, pairs, **settings)
+    del config["access_token"]
+    return {**config, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+            "refresh_token": REFRESH_TOKEN}
+
+
+def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    limit = RateLimit(max_requests=4, interval_ms=1000, send_headers=False, retry_after=0.3)
+    emulator = start_emulator(account, page_size=5, rate_limit=limit)
+    run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert emulator.stats.statuses[429] > 0
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    limit = RateLimit(max_requests=5, interval_ms=1000)
+    emulator = start_emulator(account, page_size=5, rate_limit=limit)
+    run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert sum(emulator.stats.requests.values()) > 15
+    assert emulator.stats.statuses[429] == 0
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> None:
+    now = [100.0]
+    budget = RateBudget(clock=lambda: now[0])
+    budget.acquire()
+    budget.release({})
+    now[0] = 102.5
+    budget.acquire()
+    budget.release({})
+    headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
+    assert budget.wait_after_429(headers) == 1.5
+    assert budget.wait_after_429({"Retry-After": "7"}) == 7.0
+    now[0] = 200.0
+    assert budget.wait_after_429({}) == 10.0
+
+
+def test_daily_limit_stops_the_run_at_once(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(account, page_size=5, rate_limit=RateLimit(daily=3))
+    run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
+    assert run.returncode == 1
+    assert "daily request limit" in run.error_lines()[-1]
+    assert "correlation id" in run.error_lines()[-1]
+    assert emulator.stats.statuses[429] == 1
+    assert "Traceback" not in run.stderr
+
+
+def test_transient_failures_and_broken_bodies_are_retried(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    faults = Faults(server_error=0.15, html_502=0.1, truncated_body=0.15, locked=0.03)
+    emulator = start_emulator(account, page_size=5, faults=faults)
+    run = run_tap(config_for(emulator, pairs, batch_size=10, max_retries=10), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    statuses = emulator.stats.statuses
+    assert statuses[502] + statuses[500] + statuses[503] + statuses[504] > 0
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_a_server_that_does_not_answer_times_out_and_is_retried(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 40})
+    emulator = start_emulator(account, page_size=5, faults=Faults(stall=0.5, stall_seconds=3))
+    config = config_for(emulator, pairs, batch_size=5, request_timeout=1, max_retries=10)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert "timed out" in run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_persistent_server_errors_give_up_after_bounded_retries(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 5})
+    emulator = start_emulator(account, faults=Faults(server_error=1.0))
+    run = run_tap(config_for(emulator, pairs, max_retries=2), emulator=emulator)
+    assert run.returncode == 1
+    assert sum(emulator.stats.requests.values()) == 3
+    assert "still failing after 2 retries" in run.error_lines()[-1]
+    assert "Traceback" not in run.stderr
+
+
+def test_invalid_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 5})
+    emulator = start_emulator(account)
+    config = {**config_for(emulator, pairs), "access_token": "pat-na1-wrong-secret"}
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 1
+    last = run.error_lines()[-1]
+    assert "401" in last and "Authentication credentials not found" in last
+    assert "correlation id" in last
+    assert "pat-na1-wrong-secret" not in run.stderr
+    assert sum(emulator.stats.requests.values()) == 1
+
+
+def test_missing_scopes_are_named(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("deals", "companies"): 5})
+    emulator = start_emulator(account)
+    emulator.tokens["pat-na1-scoped"] = frozenset({"crm.objects.deals.read"})
+    config = {**config_for(emulator, pairs), "access_token": "pat-na1-scoped"}
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 1
+    assert "403" in run.error_lines()[-1]
+    assert "crm.objects.companies.read" in run.error_lines()[-1]
+
+
+def test_bad_request_shows_hubspots_message_and_correlation_id(start_emulator, run_tap) -> None:
+    account, _ = seeded_account({("contacts", "companies"): 5})
+    emulator = start_emulator(account)
+    run = run_tap(config_for(emulator, {("contact", "companies"): [1, 2]}), emulator=emulator)
+    assert run.returncode == 1
+    last = run.error_lines()[-1]
+    assert "(400)" in last and "Unable to infer object type from: contact" in last
+    assert "correlation id" in last
+
+
+def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(
+        account,
+        page_size=3,
+        faults=Faults(latency_seconds=0.05),
+        oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
+        token_ttl=1.5,
+    )
+    run = run_tap(oauth_config(emulator, pairs, batch_size=5), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert emulator.stats.tokens_issued >= 2
+    assert emulator.stats.statuses[401] == 0
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_an_expired_token_is_refreshed_once_on_401(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(
+        account,
+        page_size=3,
+        faults=Faults(latency_seconds=0.05),
+        oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
+        token_ttl=1.0,
+        token_ttl_claimed=1800,
+    )
+    run = run_tap(oauth_config(emulator, pairs, batch_size=5), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert emulator.stats.statuses[401] >= 1
+    assert emulator.stats.tokens_issued == emulator.stats.statuses[401] + 1
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_a_refused_refresh_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 5})
+    emulator = start_emulator(account, oauth_clients={CLIENT_ID: (CLIENT_SECRET, "other")})
+    run = run_tap(oauth_config(emulator, pairs), emulator=emulator)
+    assert run.returncode == 1
+    assert "OAuth token refresh was refused (400)" in run.error_lines()[-1]
+    assert "Traceback" not in run.stderr

@@ -12,7 +12,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check tap_hubspot_associations tests benchmarks
+	$(BIN)/ruff check tap_hubspot_associations tests
+	$(BIN)/ruff format --check tap_hubspot_associations tests
 	$(BIN)/mypy
 
 test: lint

@@ -257,5 +257,7 @@ def _error_ids(error: object) -> list[str]:
 def _error_text(error: object) -> str:
     if not isinstance(error, Mapping):
         return "unreadable error"
-    parts = [str(error.get(key)) for key in ("category", "subCategory", "message") if error.get(key)]
+    parts = [
+        str(error.get(key)) for key in ("category", "subCategory", "message") if error.get(key)
+    ]
     return ": ".join(parts)[:300] or "error without a message"

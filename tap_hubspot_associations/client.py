@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol, cast
 
 import backoff
 import requests
@@ -48,7 +48,7 @@ class StaticToken:
     def token(self) -> str:
         return self._access_token
 
-    def renew(self, rejected: str) -> bool:  # noqa: ARG002
+    def renew(self, rejected: str) -> bool:
         return False
 
 
@@ -191,7 +191,9 @@ class RequestStats:
 class _Transient(Exception):
     """A failure that a later attempt may not see."""
 
-    def __init__(self, reason: str, wait: float | None = None, *, rate_limited: bool = False):
+    def __init__(
+        self, reason: str, wait: float | None = None, *, rate_limited: bool = False
+    ) -> None:
         super().__init__(reason)
         self.wait = wait
         self.rate_limited = rate_limited
@@ -250,8 +252,7 @@ class HubSpotClient:
                     failures += 1
                     if failures > self.max_retries:
                         raise HubSpotError(
-                            f"{method} {path} still failing after {self.max_retries} retries: "
-                            f"{exc}"
+                            f"{method} {path} still failing after {self.max_retries} retries: {exc}"
                         ) from None
                     self.stats.count("retries")
                 wait = exc.wait if exc.wait is not None else backoff.full_jitter(next(delays))
@@ -295,11 +296,11 @@ class HubSpotClient:
                 raise _Transient(f"{status} response is not the expected JSON")
             return parsed
         if status == 429:
-            return self._rate_limited(response, parsed)
+            self._rate_limited(response, parsed)
         if status == 401:
-            if parsed and parsed.get("category") == "EXPIRED_AUTHENTICATION" and not renewed:
-                if self.auth.renew(token):
-                    raise _Renewed
+            expired = parsed is not None and parsed.get("category") == "EXPIRED_AUTHENTICATION"
+            if expired and not renewed and self.auth.renew(token):
+                raise _Renewed
             raise HubSpotError(
                 f"HubSpot rejected the credentials (401): {_describe(response, parsed)}"
             )
@@ -317,7 +318,7 @@ class HubSpotClient:
             f"{_describe(response, parsed)}"
         )
 
-    def _rate_limited(self, response: requests.Response, parsed: dict[str, Any] | None) -> Any:
+    def _rate_limited(self, response: requests.Response, parsed: dict[str, Any] | None) -> NoReturn:
         self.stats.count("rate_limited")
         if parsed and parsed.get("policyName") == "DAILY":
             raise HubSpotError(
@@ -339,7 +340,7 @@ def _json_object(
         value = json.loads(content if content is not None else response.content)
     except (ValueError, UnicodeDecodeError, requests.RequestException):
         return None
-    return value if isinstance(value, dict) else None
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
 
 
 def _describe(response: requests.Response, body: Mapping[str, Any] | None) -> str:

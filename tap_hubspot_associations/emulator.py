@@ -20,7 +20,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -41,6 +41,9 @@ STANDARD_TYPES = {
     "leads": "0-136",
 }
 MAX_INPUTS = 1000
+BAD_GATEWAY_PAGE = (
+    b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+)
 
 AssociationType = tuple[str, int, str | None]
 """(category, typeId, label)"""
@@ -53,7 +56,9 @@ TruthRecord = tuple[str, str, str, str, str, int, str | None]
 class Account:
     """The CRM of one portal: object types and the associations between their records."""
 
-    def __init__(self, *, portal_id: int = 4242, custom_objects: Mapping[str, str] | None = None):
+    def __init__(
+        self, *, portal_id: int = 4242, custom_objects: Mapping[str, str] | None = None
+    ) -> None:
         self.portal_id = portal_id
         self.type_ids = dict(STANDARD_TYPES)
         for type_id, name in (custom_objects or {}).items():
@@ -68,7 +73,9 @@ class Account:
             return given
         return self.type_ids.get(given.lower())
 
-    def set(self, from_type: str, to_type: str, from_id: int, targets: Iterable[Target]) -> None:
+    def associate(
+        self, from_type: str, to_type: str, from_id: int, targets: Iterable[Target]
+    ) -> None:
         """Make `targets` the associations of one record (replacing any it had)."""
         pair = (self._known(from_type), self._known(to_type))
         self.edges.setdefault(pair, {})[from_id] = list(targets)
@@ -109,7 +116,7 @@ class Account:
                 if rng.random() < 0.05:
                     kinds.append(("WORK", 500, None))
                 targets.append((to_id, tuple(kinds)))
-            self.set(from_type, to_type, from_id, targets)
+            self.associate(from_type, to_type, from_id, targets)
 
     def truth(self, from_type: str, to_type: str, from_ids: Iterable[int]) -> set[TruthRecord]:
         """The records a perfect tap emits for these ids, with types named as given."""
@@ -224,7 +231,7 @@ class Emulator:
 
     # Request handling, called from the server's threads.
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+    def handle(self, method: str, target: str, headers: Message, body: bytes) -> _Reply:
         path = urlsplit(target).path
         with self._lock:
             self.stats.requests[path] += 1
@@ -252,7 +259,7 @@ class Emulator:
             reply.body = reply.body[:cut]
         return reply
 
-    def _authorize(self, headers: Mapping[str, str], from_type: str, to_type: str) -> _Reply | None:
+    def _authorize(self, headers: Message, from_type: str, to_type: str) -> _Reply | None:
         auth = headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         with self._lock:
@@ -378,8 +385,7 @@ class Emulator:
         if self._chance(faults.locked):
             return _error(423, "LOCKED", "Resource is locked, try again in a few seconds")
         if self._chance(faults.html_502):
-            page = b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
-            return _Reply(502, body=page, content_type="text/html")
+            return _Reply(502, body=BAD_GATEWAY_PAGE, content_type="text/html")
         return None
 
     def _batch_read(self, from_type: str, to_type: str, raw: bytes) -> _Reply:
@@ -403,11 +409,9 @@ class Emulator:
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for from_id, after in parsed:
-            offset = 0
-            if after is not None:
-                offset = _decode_cursor(after, from_id)
-                if offset is None:
-                    return _error(400, "VALIDATION_ERROR", f"Invalid paging cursor for {from_id}")
+            offset = 0 if after is None else _decode_cursor(after, from_id)
+            if offset is None:
+                return _error(400, "VALIDATION_ERROR", f"Invalid paging cursor for {from_id}")
             if not from_id.isdigit():
                 errors.append(_id_error("VALIDATION_ERROR", f"Invalid id {from_id}", from_id))
                 continue
@@ -536,7 +540,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(reply.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: request lines would carry nothing a test reads."""
 
 

@@ -45,14 +45,12 @@ class IdSource:
         line_number = 0
         with handle:
             try:
-                for line_number, line in enumerate(handle, start=1):  # noqa: B007
+                for line_number, line in enumerate(handle, start=1):
                     stripped = line.strip()
                     if stripped:
                         yield self._checked(stripped, f"{where}, line {line_number}")
             except UnicodeDecodeError:
-                raise ConfigError(
-                    f"{where}, line {line_number + 1}: not UTF-8 text"
-                ) from None
+                raise ConfigError(f"{where}, line {line_number + 1}: not UTF-8 text") from None
 
     @staticmethod
     def _checked(raw: object, where: str) -> str:

@@ -106,14 +106,16 @@ class Settings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         access_token = config.get("access_token") or None
-        oauth_values = tuple(config.get(k) or None for k in ("client_id", "client_secret",
-                                                             "refresh_token"))
+        oauth_values = tuple(
+            config.get(k) or None for k in ("client_id", "client_secret", "refresh_token")
+        )
         oauth: tuple[str, str, str] | None = None
         if access_token is None:
             missing = [
                 name
-                for name, value in zip(("client_id", "client_secret", "refresh_token"),
-                                       oauth_values)
+                for name, value in zip(
+                    ("client_id", "client_secret", "refresh_token"), oauth_values, strict=False
+                )
                 if value is None
             ]
             if len(missing) == 3:

@@ -103,8 +103,7 @@ class AssociationsStream(Stream):
         bookmark = Bookmark.from_state(saved)
         if bookmark is None:
             self.logger.warning(
-                "The saved progress of %s is not one this version wrote; reading it from the "
-                "start",
+                "The saved progress of %s is not one this version wrote; reading it from the start",
                 self.name,
             )
             return Bookmark()

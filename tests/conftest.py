@@ -28,8 +28,12 @@ class TapRun:
     """What one run of the tap printed and how it ended."""
 
     returncode: int
-    messages: list[dict[str, Any]]
+    stdout: str
     stderr: str
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return parse_messages(self.stdout)
 
     def records(self, stream: str | None = None) -> list[dict[str, Any]]:
         return [
@@ -70,7 +74,8 @@ def assert_no_secrets(*outputs: str, extra: tuple[str, ...] = ()) -> None:
             assert secret not in output, "a secret appeared in the tap's output"
 
 
-def tap_command(config_path: Path, state_path: Path | None = None) -> list[str]:
+def tap_command(config_path: Path | str, state_path: Path | None = None) -> list[str]:
+    """The tap's command line; `config_path` "ENV" reads settings from the environment."""
     command = [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)]
     if state_path is not None:
         command += ["--state", str(state_path)]
@@ -88,7 +93,7 @@ def run_tap(tmp_path: Path) -> Iterator[Any]:
     runs = 0
 
     def run(
-        config: dict[str, Any],
+        config: dict[str, Any] | None,
         *,
         state: dict[str, Any] | None = None,
         emulator: Emulator | None = None,
@@ -97,8 +102,10 @@ def run_tap(tmp_path: Path) -> Iterator[Any]:
     ) -> TapRun:
         nonlocal runs
         runs += 1
-        config_path = tmp_path / f"config-{runs}.json"
-        config_path.write_text(json.dumps(config))
+        config_path: Path | str = "ENV"
+        if config is not None:
+            config_path = tmp_path / f"config-{runs}.json"
+            config_path.write_text(json.dumps(config))
         state_path = None
         if state is not None:
             state_path = tmp_path / f"state-{runs}.json"
@@ -113,8 +120,7 @@ def run_tap(tmp_path: Path) -> Iterator[Any]:
         )
         issued = tuple(emulator.issued_tokens()) if emulator is not None else ()
         assert_no_secrets(completed.stdout, completed.stderr, extra=issued)
-        messages = parse_messages(completed.stdout) if not args else []
-        return TapRun(completed.returncode, messages, completed.stderr)
+        return TapRun(completed.returncode, completed.stdout, completed.stderr)
 
     yield run
 
@@ -163,6 +169,7 @@ def seeded_account(
     for index, ((from_type, to_type), count) in enumerate(pairs.items()):
         first = 10**11 + index * 10**6
         ids[(from_type, to_type)] = list(range(first, first + count))
-        account.seed(from_type, to_type, ids[(from_type, to_type)], seed=seed,
-                     max_targets=max_targets)
+        account.seed(
+            from_type, to_type, ids[(from_type, to_type)], seed=seed, max_targets=max_targets
+        )
     return account, ids

@@ -12,7 +12,7 @@ def many_types_account() -> tuple[Account, dict[tuple[str, str], list[int]]]:
     """An id with 23 targets (five pages of five), several types per edge, every category."""
     account, pairs = seeded_account({("contacts", "companies"): 40, ("deals", "contacts"): 15})
     big = 2**40 + 1
-    account.set(
+    account.associate(
         "contacts",
         "companies",
         big,
@@ -20,8 +20,11 @@ def many_types_account() -> tuple[Account, dict[tuple[str, str], list[int]]]:
             (2**35 + n, (("HUBSPOT_DEFINED", 1, "Primary"), ("HUBSPOT_DEFINED", 279, None)))
             for n in range(20)
         ]
-        + [(2**36, (("WORK", 500, None),)), (2**36 + 1, (("USER_DEFINED", 42, "Billing"),)),
-           (2**36 + 2, (("INTEGRATOR_DEFINED", 7, "Partner"),))],
+        + [
+            (2**36, (("WORK", 500, None),)),
+            (2**36 + 1, (("USER_DEFINED", 42, "Billing"),)),
+            (2**36 + 2, (("INTEGRATOR_DEFINED", 7, "Partner"),)),
+        ],
     )
     pairs[("contacts", "companies")].append(big)
     return account, pairs

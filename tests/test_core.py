@@ -29,8 +29,14 @@ def test_primary_keys_are_unique_and_output_is_exact(run_tap) -> None:
     run = run_tap(CONFIG)
     assert run.returncode == 0, run.stderr
     keys = Counter(
-        (r["from_object_type"], r["to_object_type"], r["from_id"], r["to_id"], r["category"],
-         r["type_id"])
+        (
+            r["from_object_type"],
+            r["to_object_type"],
+            r["from_id"],
+            r["to_id"],
+            r["category"],
+            r["type_id"],
+        )
         for r in run.records()
     )
     assert keys, "the run emitted no records"
@@ -40,4 +46,8 @@ def test_primary_keys_are_unique_and_output_is_exact(run_tap) -> None:
 
 def test_stream_names_follow_the_configured_types() -> None:
     tap = TapHubSpotAssociations(config=CONFIG, parse_env_config=False)
-    assert sorted(tap.streams) == ["contacts_to_companies", "deals_to_0_1", "p4242_cars_to_contacts"]
+    assert sorted(tap.streams) == [
+        "contacts_to_companies",
+        "deals_to_0_1",
+        "p4242_cars_to_contacts",
+    ]

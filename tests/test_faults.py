@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from tap_hubspot_associations.client import RateBudget
 from tap_hubspot_associations.emulator import Faults, RateLimit
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, config_for, seeded_account, truth_of
+from tests.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
+    config_for,
+    seeded_account,
+    truth_of,
+)
 
 PAIRS = {("contacts", "companies"): 60, ("deals", "contacts"): 30}
 
@@ -12,8 +19,12 @@ PAIRS = {("contacts", "companies"): 60, ("deals", "contacts"): 30}
 def oauth_config(emulator, pairs, **settings):
     config = config_for(emulator, pairs, **settings)
     del config["access_token"]
-    return {**config, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            "refresh_token": REFRESH_TOKEN}
+    return {
+        **config,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+    }
 
 
 def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:

@@ -1,0 +1,134 @@
+"""State: a STATE after each batch, small, and an exact resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+from tap_hubspot_associations.emulator import Faults
+from tests.conftest import (
+    RUN_TIMEOUT,
+    as_truth,
+    assert_no_secrets,
+    clean_env,
+    config_for,
+    seeded_account,
+    tap_command,
+    truth_of,
+)
+
+PAIRS = {("contacts", "companies"): 300, ("deals", "contacts"): 100}
+
+
+def test_a_state_follows_every_batch_and_stays_small(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(account, page_size=4)
+    run = run_tap(config_for(emulator, pairs, batch_size=20), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    states = run.states()
+    with_progress = [s for s in states if any("progress" in b for b in s["bookmarks"].values())]
+    assert len(with_progress) >= len(emulator.stats.batches)
+    for state in with_progress:
+        for bookmark in state["bookmarks"].values():
+            if "progress" in bookmark:
+                assert len(bookmark["progress"]["pending"]) <= 20
+    assert any(
+        after is not None
+        for s in with_progress
+        for b in s["bookmarks"].values()
+        for after in b.get("progress", {}).get("pending", {}).values()
+    ), "no state ever held a paging cursor"
+
+
+def test_a_completed_stream_clears_its_progress(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(account, page_size=4)
+    config = config_for(emulator, pairs, batch_size=50)
+    first = run_tap(config, emulator=emulator)
+    assert first.returncode == 0, first.stderr
+    final = first.states()[-1]
+    assert all("progress" not in b for b in final["bookmarks"].values())
+    requests_before = len(emulator.stats.batches)
+    second = run_tap(config, state=final, emulator=emulator)
+    assert second.returncode == 0, second.stderr
+    assert second.record_set() == truth_of(account, pairs)
+    assert len(emulator.stats.batches) - requests_before == requests_before
+
+
+def _run_until_killed(command: list[str], *, states_before_kill: int) -> list[dict]:
+    """Run the tap and SIGKILL it once it has written enough STATEs mid-paging."""
+    messages = []
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_env()
+    ) as process:
+        assert process.stdout is not None
+        seen = 0
+        for line in process.stdout:
+            message = json.loads(line)
+            messages.append(message)
+            if message["type"] != "STATE":
+                continue
+            progress = [b.get("progress") for b in message["value"]["bookmarks"].values()]
+            mid_paging = any(
+                p and any(a is not None for a in p["pending"].values()) for p in progress
+            )
+            seen += 1
+            if seen >= states_before_kill and mid_paging:
+                process.send_signal(signal.SIGKILL)
+                break
+        messages += [json.loads(line) for line in process.stdout if line.strip()]
+        process.wait(timeout=RUN_TIMEOUT)
+    assert process.returncode == -signal.SIGKILL, "the tap finished before it could be killed"
+    return messages
+
+
+def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tmp_path: Path):
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(account, page_size=3, faults=Faults(latency_seconds=0.02))
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config_for(emulator, pairs, batch_size=25)))
+
+    first = _run_until_killed(tap_command(config_path), states_before_kill=12)
+    last_state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(last_state))
+    batches_before = len(emulator.stats.batches)
+
+    resumed = subprocess.run(
+        tap_command(config_path, state_path),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env=clean_env(),
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert_no_secrets(resumed.stdout, resumed.stderr)
+    assert "Resuming contacts_to_companies" in resumed.stderr
+    second = [json.loads(line) for line in resumed.stdout.splitlines()]
+
+    records_first = [as_truth(m["record"]) for m in first if m["type"] == "RECORD"]
+    records_second = [as_truth(m["record"]) for m in second if m["type"] == "RECORD"]
+    truth = truth_of(account, pairs)
+    assert set(records_first) | set(records_second) == truth
+    assert set(records_first) != truth, "the first run was not interrupted"
+
+    last_state_at = max(i for i, m in enumerate(first) if m["type"] == "STATE")
+    after_last_state = {as_truth(m["record"]) for m in first[last_state_at:] if "record" in m}
+    assert set(records_first) & set(records_second) == after_last_state
+    assert len(records_second) == len(set(records_second))
+    assert len(emulator.stats.batches) > batches_before
+    final = [m["value"] for m in second if m["type"] == "STATE"][-1]
+    assert all("progress" not in b for b in final["bookmarks"].values())
+
+
+def test_an_unreadable_bookmark_restarts_the_stream_with_a_warning(start_emulator, run_tap):
+    account, pairs = seeded_account({("contacts", "companies"): 40})
+    emulator = start_emulator(account, page_size=4)
+    state = {"bookmarks": {"contacts_to_companies": {"progress": {"position": "x"}}}}
+    run = run_tap(config_for(emulator, pairs, batch_size=10), state=state, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert "reading it from the start" in run.stderr
+    assert run.record_set() == truth_of(account, pairs)

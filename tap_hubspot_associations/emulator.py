@@ -105,7 +105,8 @@ class Account:
             elif roll < 0.93:
                 count = rng.randint(4, 12)
             else:
-                count = rng.randint(13, max_targets)
+                count = rng.randint(13, max(13, max_targets))
+            count = min(count, max_targets)
             targets = []
             for to_id in rng.sample(range(10**10, 10**12), count):
                 kinds: list[AssociationType] = [("HUBSPOT_DEFINED", default_type, None)]
@@ -136,8 +137,14 @@ class Account:
 
 @dataclass
 class Faults:
-    """Failure rates (0 to 1) and latency the emulator injects into batch reads."""
+    """Failures and latency the emulator injects into batch reads.
 
+    `script` names the faults of the first batch requests, one each, in order ("none",
+    "server_error", "locked", "migrating", "html_502", "truncated", "stall", "reset");
+    after it, faults come at the given rates (0 to 1).
+    """
+
+    script: tuple[str, ...] = ()
     server_error: float = 0.0
     locked: float = 0.0
     html_502: float = 0.0
@@ -202,6 +209,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._window: deque[float] = deque()
         self._daily_used = 0
+        self._scripted = 0
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -252,9 +260,10 @@ class Emulator:
         limited, rate_headers = self._rate_limited()
         if limited is not None:
             return limited
-        reply = self._fault() or self._batch_read(unquote(parts[3]), unquote(parts[4]), body)
+        fault = self._pick_fault()
+        reply = self._fault(fault) or self._batch_read(unquote(parts[3]), unquote(parts[4]), body)
         reply.headers.update(rate_headers)
-        if reply.status in (200, 207) and self._chance(self.faults.truncated_body):
+        if reply.status in (200, 207) and fault == "truncated":
             cut = self._rng_int(1, max(1, len(reply.body) - 1))
             reply.body = reply.body[:cut]
         return reply
@@ -370,22 +379,44 @@ class Emulator:
         }
         return _Reply(429, body=_json(body), headers=headers), {}
 
-    def _fault(self) -> _Reply | None:
+    def _pick_fault(self) -> str:
+        faults = self.faults
+        with self._lock:
+            scripted = self._scripted
+            self._scripted += 1
+        if scripted < len(faults.script):
+            return faults.script[scripted]
+        rates = (
+            ("stall", faults.stall),
+            ("server_error", faults.server_error),
+            ("locked", faults.locked),
+            ("html_502", faults.html_502),
+            ("truncated", faults.truncated_body),
+        )
+        return next((kind for kind, rate in rates if self._chance(rate)), "none")
+
+    def _fault(self, kind: str) -> _Reply | None:
         faults = self.faults
         if faults.latency_seconds:
             spread = faults.latency_spread
             with self._lock:
                 factor = self._rng.uniform(1 - spread, 1 + spread)
             time.sleep(faults.latency_seconds * factor)
-        if self._chance(faults.stall):
+        if kind == "stall":
             time.sleep(faults.stall_seconds)
-        if self._chance(faults.server_error):
+        elif kind == "server_error":
             status = self._choice([500, 502, 503, 504])
             return _error(status, "INTERNAL_ERROR", "internal error, please retry")
-        if self._chance(faults.locked):
+        elif kind == "locked":
             return _error(423, "LOCKED", "Resource is locked, try again in a few seconds")
-        if self._chance(faults.html_502):
+        elif kind == "migrating":
+            reply = _error(477, "MIGRATION_IN_PROGRESS", "Portal is being migrated")
+            reply.headers["Retry-After"] = "1"
+            return reply
+        elif kind == "html_502":
             return _Reply(502, body=BAD_GATEWAY_PAGE, content_type="text/html")
+        elif kind == "reset":
+            return _Reply(0)
         return None
 
     def _batch_read(self, from_type: str, to_type: str, raw: bytes) -> _Reply:
@@ -529,6 +560,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         emulator = self.server.emulator
         reply = emulator.handle(method, self.path, self.headers, body)
+        if reply.status == 0:
+            self.close_connection = True
+            return
         emulator.count_status(reply.status)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)

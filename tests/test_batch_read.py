@@ -132,3 +132,13 @@ def test_legacy_v4_paths(start_emulator, run_tap) -> None:
     assert run.returncode == 0, run.stderr
     assert run.record_set() == truth_of(account, pairs)
     assert set(emulator.stats.requests) == {"/crm/v4/associations/0-3/0-1/batch/read"}
+
+
+def test_the_default_batch_is_hubspots_limit_of_1000(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 2500}, max_targets=3)
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert [len(batch) for batch in emulator.stats.batches] == [1000, 1000, 500]
+    assert run.record_set() == truth_of(account, pairs)

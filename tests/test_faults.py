@@ -85,6 +85,22 @@ def test_transient_failures_and_broken_bodies_are_retried(start_emulator, run_ta
     assert run.record_set() == truth_of(account, pairs)
 
 
+def test_each_kind_of_transient_failure_is_retried(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    script = ("server_error", "locked", "migrating", "html_502", "truncated", "reset")
+    emulator = start_emulator(account, page_size=5, faults=Faults(script=script))
+    config = config_for(emulator, pairs, batch_size=10, max_retries=len(script))
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+    statuses = emulator.stats.statuses
+    assert statuses[423] == statuses[477] == 1
+    assert statuses[500] + statuses[502] + statuses[503] + statuses[504] == 2
+    retries = [line for line in run.stderr.splitlines() if "retrying in" in line]
+    assert len(retries) == len(script)
+    assert "connection failed" in retries[-1] and "not the expected JSON" in retries[-2]
+
+
 def test_a_server_that_does_not_answer_times_out_and_is_retried(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 40})
     emulator = start_emulator(account, page_size=5, faults=Faults(stall=0.5, stall_seconds=3))

@@ -2,15 +2,20 @@
 
 Every id sent is accounted for in the response: as a result (whose `after` cursor,
 if any, joins a later request), as "no associations", or as an error to retry.
-Results are matched to inputs by `from.id`, never by position.
+Results are matched to inputs by `from.id`, never by position. Several requests are
+in flight at once; responses are absorbed, and records handed out, by the calling
+thread alone, and the bookmark only ever covers batches complete along with every
+batch before them.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import time
+import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +25,7 @@ from tap_hubspot_associations.client import HubSpotClient
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 BOOKMARK_FORMAT = 1
+REORDER_WINDOW = 2
 _LISTED_FAILURES = 20
 
 Record = dict[str, Any]
@@ -77,6 +83,16 @@ class _Input:
     id: str
     after: str | None
     attempts: int = 0
+    first_read: bool = False
+    """Read from the list for its first page: a resume finds it again through `position`."""
+
+
+@dataclass
+class _Batch:
+    inputs: list[_Input]
+    position: int
+    """List entries consumed once this batch was formed."""
+    done: bool = False
 
 
 class BatchReader:
@@ -93,6 +109,7 @@ class BatchReader:
         batch_size: int,
         bookmark: Bookmark,
         max_id_attempts: int,
+        max_concurrency: int,
         logger: logging.Logger,
     ) -> None:
         self._client = client
@@ -101,52 +118,103 @@ class BatchReader:
         self._to_type = to_type
         self._fresh = itertools.islice(ids, bookmark.position, None)
         self._batch_size = batch_size
-        self._position = bookmark.position
-        self._pending = {id_: _Input(id_, after) for id_, after in bookmark.pending.items()}
+        self._consumed = bookmark.position
+        self._queued = {id_: _Input(id_, after) for id_, after in bookmark.pending.items()}
+        self._in_flight: dict[str, _Input] = {}
+        self._unfinished: deque[_Batch] = deque()
+        self._completed_position = bookmark.position
         self._max_id_attempts = max_id_attempts
+        self._max_concurrency = max_concurrency
+        self._cancel = threading.Event()
         self._logger = logger
         self.coverage = Coverage()
         self.failures: list[str] = []
 
     def bookmark(self) -> Bookmark:
-        """The point to resume from; valid between batches."""
-        return Bookmark(
-            position=self._position,
-            pending={item.id: item.after for item in self._pending.values()},
-        )
+        """The point to resume from: list entries up to the last batch complete along with
+        every batch before it, and every id read only in part (queued or in flight).
+
+        Ids read for their first page in unfinished batches lie past that position, so a
+        resume finds them again in the list.
+        """
+        pending = {item.id: item.after for item in self._queued.values()}
+        for item in self._in_flight.values():
+            if not item.first_read:
+                pending[item.id] = item.after
+        return Bookmark(position=self._completed_position, pending=pending)
 
     def batches(self) -> Iterator[list[Record]]:
-        """Yield the records of each completed batch request, in order."""
-        while inputs := self._next_inputs():
-            if all(item.attempts for item in inputs):
-                attempt = max(item.attempts for item in inputs)
-                time.sleep(backoff.full_jitter(min(0.5 * 2 ** (attempt - 1), 30.0)))
-            body = self._client.post(
-                self._path,
-                {"inputs": [_input_json(item) for item in inputs]},
-                list_key="results",
-            )
-            yield self._absorb(inputs, body)
+        """Yield the records of each batch request as it completes."""
+        executor = ThreadPoolExecutor(self._max_concurrency, thread_name_prefix="batch-read")
+        running: dict[Future[dict[str, Any]], _Batch] = {}
+        try:
+            while True:
+                while self._may_start(len(running)) and (batch := self._next_batch()):
+                    running[executor.submit(self._request, batch.inputs)] = batch
+                if not running:
+                    return
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    batch = running.pop(future)
+                    yield self._absorb(batch, future.result())
+        finally:
+            self._cancel.set()
+            executor.shutdown(wait=False, cancel_futures=True)
 
-    def _next_inputs(self) -> list[_Input]:
-        """Unfinished ids first, then fresh ids from the list, each id once a batch."""
-        taken = list(itertools.islice(self._pending, self._batch_size))
-        inputs = [self._pending.pop(id_) for id_ in taken]
+    def _may_start(self, running: int) -> bool:
+        """Another request fits, and a slow one has not held the bookmark back too long.
+
+        Batches completed behind an unfinished one are read again on resume, so at most
+        `REORDER_WINDOW` times the concurrency may be outstanding.
+        """
+        return (
+            running < self._max_concurrency
+            and len(self._unfinished) < REORDER_WINDOW * self._max_concurrency
+        )
+
+    def _request(self, inputs: list[_Input]) -> dict[str, Any]:
+        if all(item.attempts for item in inputs):
+            attempt = max(item.attempts for item in inputs)
+            self._cancel.wait(backoff.full_jitter(min(0.5 * 2 ** (attempt - 1), 30.0)))
+        return self._client.post(
+            self._path,
+            {"inputs": [_input_json(item) for item in inputs]},
+            list_key="results",
+            cancel=self._cancel,
+        )
+
+    def _next_batch(self) -> _Batch | None:
+        """Ids read in part first, then fresh ids from the list, each id once a batch."""
+        taken = list(itertools.islice(self._queued, self._batch_size))
+        inputs = [self._queued.pop(id_) for id_ in taken]
         in_batch = set(taken)
         while len(inputs) < self._batch_size:
             id_ = next(self._fresh, None)
             if id_ is None:
                 break
-            self._position += 1
-            if id_ in in_batch or id_ in self._pending:
+            self._consumed += 1
+            if id_ in in_batch or id_ in self._queued or id_ in self._in_flight:
                 continue
             in_batch.add(id_)
-            inputs.append(_Input(id_, None))
+            inputs.append(_Input(id_, None, first_read=True))
             self.coverage.ids_requested += 1
-        return inputs
+        if not inputs:
+            return None
+        self._in_flight.update((item.id, item) for item in inputs)
+        batch = _Batch(inputs, self._consumed)
+        self._unfinished.append(batch)
+        return batch
 
-    def _absorb(self, inputs: list[_Input], body: Mapping[str, Any]) -> list[Record]:
-        sent = {item.id: item for item in inputs}
+    def _complete(self, batch: _Batch) -> None:
+        for item in batch.inputs:
+            del self._in_flight[item.id]
+        batch.done = True
+        while self._unfinished and self._unfinished[0].done:
+            self._completed_position = self._unfinished.popleft().position
+
+    def _absorb(self, batch: _Batch, body: Mapping[str, Any]) -> list[Record]:
+        self._complete(batch)
+        sent = {item.id: item for item in batch.inputs}
         done: set[str] = set()
         problems: dict[str, str] = {}
         records: list[Record] = []
@@ -172,7 +240,7 @@ class BatchReader:
             else:
                 self.coverage.ids_without_associations += 1
             if after is not None:
-                self._pending[from_id] = _Input(from_id, after)
+                self._queued[from_id] = _Input(from_id, after)
         for error in body.get("errors") or []:
             for from_id in _error_ids(error):
                 if from_id not in sent or from_id in done:
@@ -218,8 +286,9 @@ class BatchReader:
 
     def _retry(self, item: _Input, problem: str) -> None:
         item.attempts += 1
+        item.first_read = False
         if item.attempts < self._max_id_attempts:
-            self._pending[item.id] = item
+            self._queued[item.id] = item
             return
         self.coverage.ids_failed += 1
         if len(self.failures) < _LISTED_FAILURES:

@@ -116,45 +116,74 @@ class OAuthToken:
 
 
 class RateBudget:
-    """A rolling window of our own requests, sized by what HubSpot announces.
+    """One rolling window of requests for the whole run, never fuller than HubSpot allows.
 
-    HubSpot's window is rolling, so a slot frees when the oldest request in the
-    window ages out. A request holds its slot from sending until its response, and
-    is then dated by the response: HubSpot saw it no later than that, so waiting a
-    window from then never overruns what HubSpot counts.
+    The user grants a ceiling (`max_requests_per_10s`); HubSpot's headers may announce a
+    lower one, a different window, or fewer requests remaining (other clients of the
+    app): the budget keeps under all of them. The window is rolling, so a slot frees
+    when the oldest request in it ages out, and bursts within a window are fine. A
+    request holds its slot from sending until its response and is then dated by the
+    response: HubSpot saw it no later than that, so waiting a window from then never
+    overruns what HubSpot counts.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_per_10s: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._done: deque[float] = deque()
         self._in_flight = 0
-        self.limit: int | None = None
+        self._ceiling_per_10s = max_per_10s
+        self._announced: int | None = None
+        self._answered = False
         self.window = DEFAULT_WINDOW_SECONDS
 
-    def acquire(self) -> None:
-        """Wait for a free slot in the window, then take it until `release()`."""
-        while True:
+    @property
+    def limit(self) -> int:
+        """Requests allowed per window now; one alone until a response tells the limits."""
+        if not self._answered:
+            return 1
+        ceiling = max(1, int(self._ceiling_per_10s * self.window / DEFAULT_WINDOW_SECONDS))
+        return ceiling if self._announced is None else min(ceiling, self._announced)
+
+    def acquire(self, cancel: threading.Event) -> bool:
+        """Wait for a free slot in the window and take it until `release()`; False if
+        cancelled first."""
+        while not cancel.is_set():
             with self._lock:
                 now = self._clock()
                 self._forget_before(now - self.window)
-                if self.limit is None or len(self._done) + self._in_flight < self.limit:
+                if len(self._done) + self._in_flight < self.limit:
                     self._in_flight += 1
-                    return
+                    return True
                 wait = self._done[0] + self.window - now if self._done else 0.05
-            time.sleep(max(wait, 0.001))
+            cancel.wait(max(wait, 0.001))
+        return False
 
     def release(self, headers: Mapping[str, str]) -> None:
-        """Date the request by its response; adopt the limit and window HubSpot announces."""
-        limit = _int_header(headers, "X-HubSpot-RateLimit-Max")
+        """Date the request by its response and adopt what HubSpot announces."""
+        announced = _int_header(headers, "X-HubSpot-RateLimit-Max")
         interval_ms = _int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+        remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
         with self._lock:
+            now = self._clock()
             self._in_flight -= 1
-            self._done.append(self._clock())
-            if limit is not None and limit > 0:
-                self.limit = limit
+            self._done.append(now)
+            self._answered = True
+            if announced is not None and announced > 0:
+                self._announced = announced
             if interval_ms is not None and interval_ms > 0:
                 self.window = interval_ms / 1000
+            if remaining is not None and self._announced is not None:
+                self._forget_before(now - self.window)
+                ours = len(self._done) + self._in_flight
+                others = self._announced - remaining - ours
+                # Slots that other clients hold: count them as taken for one window.
+                self._done.extend([now] * max(0, min(others, self._announced)))
 
     def wait_after_429(self, headers: Mapping[str, str]) -> float:
         """Seconds to wait after a 429: `Retry-After`, else until the window frees."""
@@ -211,7 +240,7 @@ class HubSpotClient:
         max_retries: int,
         read_timeout: float,
         logger: logging.Logger,
-        budget: RateBudget | None = None,
+        budget: RateBudget,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.auth = auth
@@ -219,15 +248,30 @@ class HubSpotClient:
         self.max_retries = max_retries
         self.timeout = (CONNECT_TIMEOUT_SECONDS, read_timeout)
         self.logger = logger
-        self.budget = budget or RateBudget()
+        self.budget = budget
         self.stats = RequestStats()
 
-    def post(self, path: str, body: Mapping[str, Any], *, list_key: str) -> dict[str, Any]:
-        """POST JSON; the answer must be a JSON object holding a list at `list_key`."""
-        return self._send("POST", path, body, list_key)
+    def post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        list_key: str,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """POST JSON; the answer must be a JSON object holding a list at `list_key`.
+
+        Setting `cancel` makes waits and retries stop at once with `Cancelled`.
+        """
+        return self._send("POST", path, body, list_key, cancel or threading.Event())
 
     def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None, list_key: str
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        list_key: str,
+        cancel: threading.Event,
     ) -> dict[str, Any]:
         url = self.api_url + path
         delays = backoff.expo(base=2, factor=0.5, max_value=30)
@@ -237,7 +281,7 @@ class HubSpotClient:
         renewed = False
         while True:
             try:
-                return self._attempt(method, url, body, list_key, renewed=renewed)
+                return self._attempt(method, url, body, list_key, renewed=renewed, cancel=cancel)
             except _Renewed:
                 renewed = True
             except _Transient as exc:
@@ -257,7 +301,8 @@ class HubSpotClient:
                     self.stats.count("retries")
                 wait = exc.wait if exc.wait is not None else backoff.full_jitter(next(delays))
                 self.logger.warning("%s %s: %s; retrying in %.1f s", method, path, exc, wait)
-                time.sleep(wait)
+                if cancel.wait(wait):
+                    raise Cancelled from None
 
     def _attempt(
         self,
@@ -267,9 +312,11 @@ class HubSpotClient:
         list_key: str,
         *,
         renewed: bool,
+        cancel: threading.Event,
     ) -> dict[str, Any]:
         token = self.auth.token()
-        self.budget.acquire()
+        if not self.budget.acquire(cancel):
+            raise Cancelled
         self.stats.count("requests")
         headers: Mapping[str, str] = {}
         try:
@@ -327,6 +374,10 @@ class HubSpotClient:
             )
         wait = self.budget.wait_after_429(response.headers)
         raise _Transient("429 rate limited", wait, rate_limited=True)
+
+
+class Cancelled(Exception):
+    """The caller gave up on this request (another one failed the run)."""
 
 
 class _Renewed(Exception):

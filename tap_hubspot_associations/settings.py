@@ -63,6 +63,22 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Ids per batch read request (HubSpot allows at most 1000)",
     ),
     th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1, maximum=64),
+        default=8,
+        description="Batch read requests in flight at once, per stream",
+    ),
+    th.Property(
+        "max_requests_per_10s",
+        th.IntegerType(minimum=1, maximum=1000),
+        default=100,
+        description=(
+            "Requests per 10 s the tap may make: 100 for Free and Starter, 190 for "
+            "Professional and Enterprise, 250 with the API limit increase; HubSpot's "
+            "announced limits lower it further"
+        ),
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType(minimum=0, maximum=20),
         default=5,
@@ -100,6 +116,8 @@ class Settings:
     oauth: tuple[str, str, str] | None
     pairs: tuple[AssociationPair, ...]
     batch_size: int
+    max_concurrency: int
+    max_requests_per_10s: int
     max_retries: int
     request_timeout: float
 
@@ -133,6 +151,8 @@ class Settings:
             oauth=oauth,
             pairs=_pairs(config.get("associations")),
             batch_size=int(config.get("batch_size") or MAX_BATCH_SIZE),
+            max_concurrency=int(config.get("max_concurrency") or 8),
+            max_requests_per_10s=int(config.get("max_requests_per_10s") or 100),
             max_retries=int(config.get("max_retries", 5)),
             request_timeout=float(config.get("request_timeout") or 60),
         )

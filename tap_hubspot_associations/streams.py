@@ -86,6 +86,7 @@ class AssociationsStream(Stream):
             batch_size=self._settings.batch_size,
             bookmark=bookmark,
             max_id_attempts=self._settings.max_retries + 1,
+            max_concurrency=self._settings.max_concurrency,
             logger=self.logger,
         )
         self.coverage = reader.coverage

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import ClassVar
 
 import requests
+from requests.adapters import HTTPAdapter
 from singer_sdk import Tap
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
@@ -20,6 +21,7 @@ from tap_hubspot_associations.client import (
     Auth,
     HubSpotClient,
     OAuthToken,
+    RateBudget,
     StaticToken,
 )
 from tap_hubspot_associations.errors import IncompleteSyncError, TapError
@@ -59,6 +61,9 @@ class TapHubSpotAssociations(Tap):
         settings = self.settings
         session = requests.Session()
         session.headers["User-Agent"] = f"{self.name}/{self.plugin_version}"
+        pool = HTTPAdapter(pool_connections=4, pool_maxsize=settings.max_concurrency + 2)
+        session.mount("https://", pool)
+        session.mount("http://", pool)
         auth: Auth
         if settings.access_token is not None:
             auth = StaticToken(settings.access_token)
@@ -80,6 +85,7 @@ class TapHubSpotAssociations(Tap):
             max_retries=settings.max_retries,
             read_timeout=settings.request_timeout,
             logger=self.logger,
+            budget=RateBudget(max_per_10s=settings.max_requests_per_10s),
         )
 
     @override

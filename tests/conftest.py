@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tap_hubspot_associations.emulator import Account, Emulator, TruthRecord
+from tap_hubspot_associations.emulator import Account, Emulator, RateLimit, TruthRecord
 
 TOKEN = "pat-na1-test-0000-secret-token"
 CLIENT_ID = "client-id-1234"
@@ -21,6 +21,8 @@ CLIENT_SECRET = "client-secret-never-printed"
 REFRESH_TOKEN = "refresh-token-never-printed"
 SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
 RUN_TIMEOUT = 120
+FAST_RATE = 1000
+"""Requests per 10 s in tests that are not about rate limits, so they run at full speed."""
 
 
 @dataclass
@@ -131,6 +133,7 @@ def start_emulator() -> Iterator[Any]:
     started: list[Emulator] = []
 
     def start(account: Account, **options: Any) -> Emulator:
+        options.setdefault("rate_limit", RateLimit(max_requests=FAST_RATE))
         emulator = Emulator(account, tokens={TOKEN: None}, **options)
         emulator.start()
         started.append(emulator)
@@ -148,6 +151,7 @@ def config_for(
     return {
         "access_token": TOKEN,
         "api_url": emulator.url,
+        "max_requests_per_10s": FAST_RATE,
         "associations": [
             {"from": from_type, "to": to_type, "ids": [str(i) for i in ids]}
             for (from_type, to_type), ids in pairs.items()

@@ -47,7 +47,8 @@ def test_every_association_of_every_page_is_emitted(start_emulator, run_tap) -> 
 def test_batches_respect_batch_size_and_mix_cursors_with_fresh_ids(start_emulator, run_tap):
     account, pairs = many_types_account()
     emulator = start_emulator(account, page_size=3)
-    run = run_tap(config_for(emulator, pairs, batch_size=7), emulator=emulator)
+    config = config_for(emulator, pairs, batch_size=7, max_concurrency=2)
+    run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     batches = emulator.stats.batches
     assert max(len(batch) for batch in batches) == 7

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from tap_hubspot_associations.client import RateBudget
 from tap_hubspot_associations.emulator import Faults, RateLimit
 from tests.conftest import (
@@ -50,11 +52,12 @@ def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None
 
 def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> None:
     now = [100.0]
-    budget = RateBudget(clock=lambda: now[0])
-    budget.acquire()
+    budget = RateBudget(max_per_10s=100, clock=lambda: now[0])
+    never = threading.Event()
+    assert budget.acquire(never)
     budget.release({})
     now[0] = 102.5
-    budget.acquire()
+    assert budget.acquire(never)
     budget.release({})
     headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
     assert budget.wait_after_429(headers) == 1.5
@@ -70,7 +73,8 @@ def test_daily_limit_stops_the_run_at_once(start_emulator, run_tap) -> None:
     assert run.returncode == 1
     assert "daily request limit" in run.error_lines()[-1]
     assert "correlation id" in run.error_lines()[-1]
-    assert emulator.stats.statuses[429] == 1
+    assert "retrying" not in run.stderr
+    assert sum(emulator.stats.requests.values()) <= 3 + 8
     assert "Traceback" not in run.stderr
 
 
@@ -89,7 +93,7 @@ def test_each_kind_of_transient_failure_is_retried(start_emulator, run_tap) -> N
     account, pairs = seeded_account(PAIRS)
     script = ("server_error", "locked", "migrating", "html_502", "truncated", "reset")
     emulator = start_emulator(account, page_size=5, faults=Faults(script=script))
-    config = config_for(emulator, pairs, batch_size=10, max_retries=len(script))
+    config = config_for(emulator, pairs, batch_size=10, max_retries=len(script), max_concurrency=1)
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert run.record_set() == truth_of(account, pairs)
@@ -184,7 +188,7 @@ def test_an_expired_token_is_refreshed_once_on_401(start_emulator, run_tap) -> N
     run = run_tap(oauth_config(emulator, pairs, batch_size=5), emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert emulator.stats.statuses[401] >= 1
-    assert emulator.stats.tokens_issued == emulator.stats.statuses[401] + 1
+    assert 2 <= emulator.stats.tokens_issued <= emulator.stats.statuses[401] + 1
     assert run.record_set() == truth_of(account, pairs)
 
 

@@ -7,7 +7,6 @@ correlation id; secrets never enter a message.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol, cast
 
 import backoff
+import msgspec
 import requests
 
 from tap_hubspot_associations.errors import HubSpotError
@@ -388,8 +388,8 @@ def _json_object(
     response: requests.Response, content: bytes | None = None
 ) -> dict[str, Any] | None:
     try:
-        value = json.loads(content if content is not None else response.content)
-    except (ValueError, UnicodeDecodeError, requests.RequestException):
+        value = msgspec.json.decode(content if content is not None else response.content)
+    except (msgspec.DecodeError, requests.RequestException):
         return None
     return cast("dict[str, Any]", value) if isinstance(value, dict) else None
 

@@ -210,6 +210,8 @@ class Emulator:
         self._window: deque[float] = deque()
         self._daily_used = 0
         self._scripted = 0
+        self.first_request_at: float | None = None
+        self.last_request_at: float | None = None
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -243,6 +245,8 @@ class Emulator:
         path = urlsplit(target).path
         with self._lock:
             self.stats.requests[path] += 1
+            self.last_request_at = time.monotonic()
+            self.first_request_at = self.first_request_at or self.last_request_at
         if method == "POST" and path == "/oauth/v1/token":
             return self._token(body)
         parts = path.strip("/").split("/")

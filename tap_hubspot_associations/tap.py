@@ -27,6 +27,7 @@ from tap_hubspot_associations.client import (
 from tap_hubspot_associations.errors import IncompleteSyncError, TapError
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, Settings
 from tap_hubspot_associations.streams import AssociationsStream
+from tap_hubspot_associations.writer import RecordBufferingWriter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -39,6 +40,7 @@ class TapHubSpotAssociations(Tap):
 
     name = "tap-hubspot-associations"
     config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = RecordBufferingWriter
     # Not offered: the SDK's ACTIVATE_VERSION at a stream's start would let a target drop
     # rows before a pass completes, and BATCH files would bypass per-batch bookmarks.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [

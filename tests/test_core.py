@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import datetime
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
@@ -51,3 +53,34 @@ def test_stream_names_follow_the_configured_types() -> None:
         "deals_to_0_1",
         "p4242_cars_to_contacts",
     ]
+
+
+def test_deselected_fields_and_stream_maps_still_apply(run_tap, tmp_path) -> None:
+    """The fast record path must step aside when the user changes records."""
+    config = {
+        **CONFIG,
+        "associations": CONFIG["associations"][:1],
+        "stream_maps": {"contacts_to_companies": {"pair": "from_id + '>' + to_id"}},
+    }
+    catalog = TapHubSpotAssociations(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == ["properties", "label"]:
+                item["metadata"]["selected"] = False
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_tap(config, args=["--catalog", str(catalog_path)])
+    assert run.returncode == 0, run.stderr
+    records = run.records("contacts_to_companies")
+    assert records
+    assert all("label" not in r and r["pair"] == f"{r['from_id']}>{r['to_id']}" for r in records)
+    (from_type, to_type), ids = next(iter(PAIRS.items()))
+    expected = {(r[1], r[3], r[4], r[5]) for r in ACCOUNT.truth(from_type, to_type, ids)}
+    assert {(r["from_id"], r["to_id"], r["category"], r["type_id"]) for r in records} == expected
+
+
+def test_records_carry_the_time_they_were_extracted(run_tap) -> None:
+    run = run_tap({**CONFIG, "associations": CONFIG["associations"][:1]})
+    assert run.returncode == 0, run.stderr
+    stamps = [m["time_extracted"] for m in run.messages if m["type"] == "RECORD"]
+    assert stamps and all(datetime.fromisoformat(s).tzinfo is not None for s in stamps)

@@ -1,0 +1,242 @@
+"""Throughput benchmark: rate budget use, CPU cost per record, memory against list length.
+
+Run with `make benchmark` (or `.venv/bin/python benchmarks/run.py`). Everything runs
+against the emulator on loopback, in a process of its own so that it does not share a
+CPU budget with what is measured. Figures are measured side by side in one run and
+printed as ratios; nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tap_hubspot_associations.emulator import Account, Emulator, Faults, RateLimit
+
+TOKEN = "pat-benchmark-token"
+
+
+def serve(build: Callable[[], tuple[Account, dict[str, Any]]], conn: Connection) -> None:
+    """Emulator process: build the account, serve it, report the URL and then the stats."""
+    account, options = build()
+    emulator = Emulator(account, tokens={TOKEN: None}, **options)
+    conn.send(emulator.start())
+    conn.recv()
+    stats = emulator.stats
+    conn.send(
+        {
+            "requests": sum(stats.requests.values()),
+            "statuses": dict(stats.statuses),
+            "first": emulator.first_request_at,
+            "last": emulator.last_request_at,
+        }
+    )
+
+
+class EmulatorProcess:
+    """An emulator in a child process, so the tap and the emulator each get a core."""
+
+    def __init__(self, build: Callable[[], tuple[Account, dict[str, Any]]]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=serve, args=(build, child), daemon=True)
+        self._process.start()
+        self.url: str = self._conn.recv()
+
+    def finish(self) -> dict[str, Any]:
+        self._conn.send("stats")
+        stats: dict[str, Any] = self._conn.recv()
+        self._process.terminate()
+        self._process.join()
+        return stats
+
+
+def run_tap(config: dict[str, Any], workdir: Path) -> tuple[int, float, float, int]:
+    """Run the tap; return records, wall seconds, CPU seconds and peak RSS in KiB."""
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config))
+    started = time.monotonic()
+    with subprocess.Popen(
+        [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        assert process.stdout is not None
+        records = sum(1 for line in process.stdout if line.startswith(b'{"type":"RECORD"'))
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - started
+    if process.returncode != 0:
+        sys.exit(f"the tap failed with exit code {process.returncode}")
+    return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def seeded(count: int, *, max_targets: int, seed: int = 3) -> Account:
+    account = Account()
+    account.seed("contacts", "companies", range(10**11, 10**11 + count), seed=seed,
+                 max_targets=max_targets)
+    return account
+
+
+def config(url: str, ids_file: Path, **settings: Any) -> dict[str, Any]:
+    return {
+        "access_token": TOKEN,
+        "api_url": url,
+        "associations": [{"from": "contacts", "to": "companies", "ids_file": str(ids_file)}],
+        **settings,
+    }
+
+
+def write_ids(path: Path, count: int) -> Path:
+    with path.open("w") as handle:
+        for id_ in range(10**11, 10**11 + count):
+            handle.write(f"{id_}\n")
+    return path
+
+
+# Rate budget ---------------------------------------------------------------------------
+
+WINDOW_MS = 2000
+PER_WINDOW = 20  # HubSpot's lowest tier, 100 per 10 s, on a 2 s window to keep runs short
+
+
+def rate_account() -> tuple[Account, dict[str, Any]]:
+    return seeded(3000, max_targets=3), {
+        "page_size": 100,
+        "faults": Faults(latency_seconds=0.4, latency_spread=0.3),
+        "rate_limit": RateLimit(max_requests=PER_WINDOW, interval_ms=WINDOW_MS),
+    }
+
+
+def rate_budget(workdir: Path, *, windows: int) -> None:
+    ids = write_ids(workdir / "rate_ids.txt", 3000)
+    allowed = PER_WINDOW / (WINDOW_MS / 1000)
+    batch = max(1, 3000 // (windows * PER_WINDOW))
+    print(f"Rate budget: {PER_WINDOW} requests per {WINDOW_MS} ms window announced, "
+          f"400 ms +-30% latency per request, {batch} ids a request")
+    for label, concurrency in (("tap, max_concurrency 8", 8), ("one request at a time", 1)):
+        emulator = EmulatorProcess(rate_account)
+        run_tap(config(emulator.url, ids, batch_size=batch, max_concurrency=concurrency,
+                       max_requests_per_10s=100), workdir)
+        stats = emulator.finish()
+        span = stats["last"] - stats["first"]
+        achieved = (stats["requests"] - 1) / span
+        print(f"  {label:<24} {achieved:5.2f} requests/s = {achieved / allowed:.2f} of the "
+              f"window's {allowed:.0f}/s over {span:.1f} s; "
+              f"429s: {stats['statuses'].get(429, 0)} of {stats['requests']}")
+
+
+# CPU ------------------------------------------------------------------------------------
+
+CPU_IDS = 60_000
+
+
+def cpu_account() -> tuple[Account, dict[str, Any]]:
+    return seeded(CPU_IDS, max_targets=40), {
+        "page_size": 500,
+        "rate_limit": RateLimit(max_requests=100_000),
+    }
+
+
+def plain_loop(url: str, ids: list[str], batch_size: int) -> tuple[int, float]:
+    """Fetch the same batches, parse them and write the same records with json.dumps."""
+    path = "/crm/associations/2026-03/contacts/companies/batch/read"
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}"
+    records = 0
+    started = time.process_time()
+    with open(os.devnull, "w") as sink:
+        pending = [{"id": i} for i in ids]
+        while pending:
+            inputs, pending = pending[:batch_size], pending[batch_size:]
+            body = json.loads(session.post(url + path, json={"inputs": inputs}).content)
+            for result in body["results"]:
+                from_id = result["from"]["id"]
+                for target in result["to"]:
+                    for kind in target["associationTypes"]:
+                        record = {
+                            "from_object_type": "contacts",
+                            "from_id": from_id,
+                            "to_object_type": "companies",
+                            "to_id": str(target["toObjectId"]),
+                            "category": kind["category"],
+                            "type_id": kind["typeId"],
+                            "label": kind["label"],
+                        }
+                        message = {"type": "RECORD", "stream": "contacts_to_companies",
+                                   "record": record}
+                        sink.write(json.dumps(message) + "\n")
+                        records += 1
+                after = result.get("paging", {}).get("next", {}).get("after")
+                if after:
+                    pending.append({"id": from_id, "after": after})
+    return records, time.process_time() - started
+
+
+def cpu(workdir: Path) -> None:
+    ids_path = write_ids(workdir / "cpu_ids.txt", CPU_IDS)
+    emulator = EmulatorProcess(cpu_account)
+    records, wall, cpu_s, _ = run_tap(
+        config(emulator.url, ids_path, max_requests_per_10s=1000), workdir
+    )
+    loop_records, loop_cpu = plain_loop(emulator.url, ids_path.read_text().split(), 1000)
+    emulator.finish()
+    tap_rate, loop_rate = records / cpu_s, loop_records / loop_cpu
+    print(f"CPU, no latency, {CPU_IDS} ids, {records} records:")
+    print(f"  tap                      {tap_rate:9,.0f} records per CPU second ({wall:.1f} s wall)")
+    print(f"  plain loop, json.dumps   {loop_rate:9,.0f} records per CPU second")
+    print(f"  ratio tap / plain loop   {tap_rate / loop_rate:.2f}")
+
+
+# Memory ---------------------------------------------------------------------------------
+
+
+def memory_account() -> tuple[Account, dict[str, Any]]:
+    account = Account()
+    account.seed("contacts", "companies", range(10**11, 10**11 + 1_000_000, 97), seed=5,
+                 max_targets=5)
+    return account, {"rate_limit": RateLimit(max_requests=100_000)}
+
+
+def memory(workdir: Path) -> None:
+    print("Memory, ids from ids_file, no latency:")
+    for count in (100_000, 1_000_000):
+        ids_path = write_ids(workdir / f"mem_ids_{count}.txt", count)
+        emulator = EmulatorProcess(memory_account)
+        records, wall, _, peak_kib = run_tap(
+            config(emulator.url, ids_path, max_requests_per_10s=1000), workdir
+        )
+        emulator.finish()
+        print(f"  {count:>9,} ids  peak RSS {peak_kib / 1024:6.1f} MiB  "
+              f"({records:,} records, {wall:.1f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("rate", "cpu", "memory"))
+    parser.add_argument("--windows", type=int, default=6)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if args.only in (None, "rate"):
+            rate_budget(workdir, windows=args.windows)
+        if args.only in (None, "cpu"):
+            cpu(workdir)
+        if args.only in (None, "memory"):
+            memory(workdir)
+
+
+if __name__ == "__main__":
+    main()

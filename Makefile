@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo clean
+.PHONY: test lint demo benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check tap_hubspot_associations tests
-	$(BIN)/ruff format --check tap_hubspot_associations tests
+	$(BIN)/ruff check tap_hubspot_associations tests benchmarks
+	$(BIN)/ruff format --check tap_hubspot_associations tests benchmarks
 	$(BIN)/mypy
 
 test: lint
@@ -21,6 +21,9 @@ test: lint
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m tap_hubspot_associations.demo
+
+benchmark: $(BIN)/.installed
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -85,8 +85,9 @@ def run_tap(config: dict[str, Any], workdir: Path) -> tuple[int, float, float, i
 
 def seeded(count: int, *, max_targets: int, seed: int = 3) -> Account:
     account = Account()
-    account.seed("contacts", "companies", range(10**11, 10**11 + count), seed=seed,
-                 max_targets=max_targets)
+    account.seed(
+        "contacts", "companies", range(10**11, 10**11 + count), seed=seed, max_targets=max_targets
+    )
     return account
 
 
@@ -108,34 +109,51 @@ def write_ids(path: Path, count: int) -> Path:
 
 # Rate budget ---------------------------------------------------------------------------
 
-WINDOW_MS = 2000
-PER_WINDOW = 20  # HubSpot's lowest tier, 100 per 10 s, on a 2 s window to keep runs short
+RATE_PER_10S = 100  # HubSpot's lowest tier
+RATE_BATCH = 10  # ids a request: small, so that a short run makes many requests
 
 
-def rate_account() -> tuple[Account, dict[str, Any]]:
-    return seeded(3000, max_targets=3), {
-        "page_size": 100,
-        "faults": Faults(latency_seconds=0.4, latency_spread=0.3),
-        "rate_limit": RateLimit(max_requests=PER_WINDOW, interval_ms=WINDOW_MS),
-    }
+def rate_account(window_ms: int) -> Callable[[], tuple[Account, dict[str, Any]]]:
+    def build() -> tuple[Account, dict[str, Any]]:
+        per_window = RATE_PER_10S * window_ms // 10_000
+        return seeded(20_000, max_targets=3), {
+            "page_size": 100,
+            "faults": Faults(latency_seconds=0.4, latency_spread=0.3),
+            "rate_limit": RateLimit(max_requests=per_window, interval_ms=window_ms),
+        }
+
+    return build
 
 
-def rate_budget(workdir: Path, *, windows: int) -> None:
-    ids = write_ids(workdir / "rate_ids.txt", 3000)
-    allowed = PER_WINDOW / (WINDOW_MS / 1000)
-    batch = max(1, 3000 // (windows * PER_WINDOW))
-    print(f"Rate budget: {PER_WINDOW} requests per {WINDOW_MS} ms window announced, "
-          f"400 ms +-30% latency per request, {batch} ids a request")
-    for label, concurrency in (("tap, max_concurrency 8", 8), ("one request at a time", 1)):
-        emulator = EmulatorProcess(rate_account)
-        run_tap(config(emulator.url, ids, batch_size=batch, max_concurrency=concurrency,
-                       max_requests_per_10s=100), workdir)
+def rate_budget(workdir: Path, *, window_ms: int, windows: int) -> None:
+    per_window = RATE_PER_10S * window_ms // 10_000
+    allowed = per_window / (window_ms / 1000)
+    print(
+        f"Rate budget: {per_window} requests per {window_ms} ms window announced "
+        f"(max_requests_per_10s {RATE_PER_10S}), 400 ms +-30% latency per request"
+    )
+    runs = (("tap, max_concurrency 8", 8, windows), ("one request at a time", 1, 1))
+    for label, concurrency, run_windows in runs:
+        ids = write_ids(workdir / "rate_ids.txt", run_windows * per_window * RATE_BATCH)
+        emulator = EmulatorProcess(rate_account(window_ms))
+        run_tap(
+            config(
+                emulator.url,
+                ids,
+                batch_size=RATE_BATCH,
+                max_concurrency=concurrency,
+                max_requests_per_10s=RATE_PER_10S,
+            ),
+            workdir,
+        )
         stats = emulator.finish()
         span = stats["last"] - stats["first"]
         achieved = (stats["requests"] - 1) / span
-        print(f"  {label:<24} {achieved:5.2f} requests/s = {achieved / allowed:.2f} of the "
-              f"window's {allowed:.0f}/s over {span:.1f} s; "
-              f"429s: {stats['statuses'].get(429, 0)} of {stats['requests']}")
+        print(
+            f"  {label:<24} {achieved:5.2f} requests/s = {achieved / allowed:.2f} of the "
+            f"{allowed:.0f}/s allowed, over {span:.1f} s; "
+            f"429s: {stats['statuses'].get(429, 0)} of {stats['requests']} requests"
+        )
 
 
 # CPU ------------------------------------------------------------------------------------
@@ -175,8 +193,11 @@ def plain_loop(url: str, ids: list[str], batch_size: int) -> tuple[int, float]:
                             "type_id": kind["typeId"],
                             "label": kind["label"],
                         }
-                        message = {"type": "RECORD", "stream": "contacts_to_companies",
-                                   "record": record}
+                        message = {
+                            "type": "RECORD",
+                            "stream": "contacts_to_companies",
+                            "record": record,
+                        }
                         sink.write(json.dumps(message) + "\n")
                         records += 1
                 after = result.get("paging", {}).get("next", {}).get("after")
@@ -205,8 +226,9 @@ def cpu(workdir: Path) -> None:
 
 def memory_account() -> tuple[Account, dict[str, Any]]:
     account = Account()
-    account.seed("contacts", "companies", range(10**11, 10**11 + 1_000_000, 97), seed=5,
-                 max_targets=5)
+    account.seed(
+        "contacts", "companies", range(10**11, 10**11 + 1_000_000, 97), seed=5, max_targets=5
+    )
     return account, {"rate_limit": RateLimit(max_requests=100_000)}
 
 
@@ -219,19 +241,22 @@ def memory(workdir: Path) -> None:
             config(emulator.url, ids_path, max_requests_per_10s=1000), workdir
         )
         emulator.finish()
-        print(f"  {count:>9,} ids  peak RSS {peak_kib / 1024:6.1f} MiB  "
-              f"({records:,} records, {wall:.1f} s)")
+        print(
+            f"  {count:>9,} ids  peak RSS {peak_kib / 1024:6.1f} MiB  "
+            f"({records:,} records, {wall:.1f} s)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("rate", "cpu", "memory"))
-    parser.add_argument("--windows", type=int, default=6)
+    parser.add_argument("--window-ms", type=int, default=10_000, help="rate-limit window")
+    parser.add_argument("--windows", type=int, default=4, help="windows the rate run spans")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.only in (None, "rate"):
-            rate_budget(workdir, windows=args.windows)
+            rate_budget(workdir, window_ms=args.window_ms, windows=args.windows)
         if args.only in (None, "cpu"):
             cpu(workdir)
         if args.only in (None, "memory"):

@@ -7,6 +7,7 @@ correlation id; secrets never enter a message.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -22,6 +23,8 @@ import requests
 from tap_hubspot_associations.errors import HubSpotError
 
 DEFAULT_WINDOW_SECONDS = 10.0
+ARRIVAL_MARGIN = 0.1
+"""Seconds a request may take to reach HubSpot after it is sent."""
 CONNECT_TIMEOUT_SECONDS = 10.0
 TOKEN_PATH = "/oauth/v1/token"
 _TRANSIENT_STATUSES = frozenset({423, 477})
@@ -122,9 +125,9 @@ class RateBudget:
     lower one, a different window, or fewer requests remaining (other clients of the
     app): the budget keeps under all of them. The window is rolling, so a slot frees
     when the oldest request in it ages out, and bursts within a window are fine. A
-    request holds its slot from sending until its response and is then dated by the
-    response: HubSpot saw it no later than that, so waiting a window from then never
-    overruns what HubSpot counts.
+    request holds its slot from sending until its response, and is then dated when
+    HubSpot will have counted it: on arrival, which is at most `ARRIVAL_MARGIN` after
+    sending (and never after the response).
     """
 
     def __init__(
@@ -135,8 +138,10 @@ class RateBudget:
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._done: deque[float] = deque()
+        self._done: list[float] = []
+        self._sent: list[float] = []
         self._in_flight = 0
+        self._others: deque[tuple[float, int]] = deque()
         self._ceiling_per_10s = max_per_10s
         self._announced: int | None = None
         self._answered = False
@@ -150,40 +155,45 @@ class RateBudget:
         ceiling = max(1, int(self._ceiling_per_10s * self.window / DEFAULT_WINDOW_SECONDS))
         return ceiling if self._announced is None else min(ceiling, self._announced)
 
-    def acquire(self, cancel: threading.Event) -> bool:
-        """Wait for a free slot in the window and take it until `release()`; False if
-        cancelled first."""
+    def acquire(self, cancel: threading.Event) -> float | None:
+        """Wait for a free slot in the window and take it until `release()`.
+
+        Returns the time of sending, or None if cancelled first.
+        """
         while not cancel.is_set():
             with self._lock:
                 now = self._clock()
                 self._forget_before(now - self.window)
-                if len(self._done) + self._in_flight < self.limit:
+                if len(self._done) + self._in_flight + self._held_by_others(now) < self.limit:
                     self._in_flight += 1
-                    return True
+                    self._sent.append(now)
+                    return now
                 wait = self._done[0] + self.window - now if self._done else 0.05
             cancel.wait(max(wait, 0.001))
-        return False
+        return None
 
-    def release(self, headers: Mapping[str, str]) -> None:
-        """Date the request by its response and adopt what HubSpot announces."""
+    def release(self, sent_at: float, headers: Mapping[str, str]) -> None:
+        """Date the request by its arrival at HubSpot and adopt what HubSpot announces."""
         announced = _int_header(headers, "X-HubSpot-RateLimit-Max")
         interval_ms = _int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
         remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
         with self._lock:
             now = self._clock()
             self._in_flight -= 1
-            self._done.append(now)
+            bisect.insort(self._done, min(now, sent_at + ARRIVAL_MARGIN))
             self._answered = True
             if announced is not None and announced > 0:
                 self._announced = announced
             if interval_ms is not None and interval_ms > 0:
                 self.window = interval_ms / 1000
             if remaining is not None and self._announced is not None:
-                self._forget_before(now - self.window)
-                ours = len(self._done) + self._in_flight
+                # HubSpot counted `remaining` when this request arrived: ours then were
+                # those sent in the window before it, the rest belong to other clients.
+                ours = bisect.bisect_right(self._sent, sent_at) - bisect.bisect_right(
+                    self._sent, sent_at - self.window
+                )
                 others = self._announced - remaining - ours
-                # Slots that other clients hold: count them as taken for one window.
-                self._done.extend([now] * max(0, min(others, self._announced)))
+                self._others.append((now, max(0, others)))
 
     def wait_after_429(self, headers: Mapping[str, str]) -> float:
         """Seconds to wait after a 429: `Retry-After`, else until the window frees."""
@@ -198,9 +208,16 @@ class RateBudget:
             oldest = self._done[0] if self._done else now
         return max(oldest + window - now, 0.05)
 
+    def _held_by_others(self, now: float) -> int:
+        """Slots other clients of the app hold: the most any response of the last window
+        implied (each one alone may miss a few, as our own dates are estimates)."""
+        while self._others and self._others[0][0] <= now - self.window:
+            self._others.popleft()
+        return max((held for _, held in self._others), default=0)
+
     def _forget_before(self, horizon: float) -> None:
-        while self._done and self._done[0] <= horizon:
-            self._done.popleft()
+        del self._done[: bisect.bisect_right(self._done, horizon)]
+        del self._sent[: bisect.bisect_right(self._sent, horizon - self.window)]
 
 
 @dataclass
@@ -315,7 +332,8 @@ class HubSpotClient:
         cancel: threading.Event,
     ) -> dict[str, Any]:
         token = self.auth.token()
-        if not self.budget.acquire(cancel):
+        sent_at = self.budget.acquire(cancel)
+        if sent_at is None:
             raise Cancelled
         self.stats.count("requests")
         headers: Mapping[str, str] = {}
@@ -335,7 +353,7 @@ class HubSpotClient:
         except requests.RequestException as exc:
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
         finally:
-            self.budget.release(headers)
+            self.budget.release(sent_at, headers)
         status = response.status_code
         parsed = _json_object(response, content)
         if status in (200, 207):

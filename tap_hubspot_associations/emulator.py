@@ -167,6 +167,8 @@ class RateLimit:
     send_headers: bool = True
     retry_after: float | None = None
     daily: int | None = None
+    taken_by_others: int = 0
+    """Slots of every window that other clients of the app hold."""
 
 
 @dataclass
@@ -361,14 +363,14 @@ class Emulator:
                 }
             if limit.daily is not None and self._daily_used >= limit.daily:
                 policy, message = "DAILY", "You have reached your daily limit."
-            elif len(self._window) >= limit.max_requests:
+            elif len(self._window) + limit.taken_by_others >= limit.max_requests:
                 policy = "TEN_SECONDLY_ROLLING"
                 message = "You have reached your ten_secondly_rolling limit."
             else:
                 self._window.append(now)
                 self._daily_used += 1
                 if limit.send_headers:
-                    remaining = limit.max_requests - len(self._window)
+                    remaining = limit.max_requests - len(self._window) - limit.taken_by_others
                     headers["X-HubSpot-RateLimit-Remaining"] = str(remaining)
                 return None, headers
         if limit.retry_after is not None:

@@ -129,6 +129,13 @@ class AssociationsStream(Stream):
             time_extracted=self._extracted_at,
         )
 
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[dict[str, Any] | None]:
+        """None: this stream has no child streams, and the SDK copies each context."""
+        return ()
+
     @cached_property
     def _records_pass_through(self) -> bool:
         maps = self.stream_maps

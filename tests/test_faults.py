@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from tap_hubspot_associations.client import RateBudget
 from tap_hubspot_associations.emulator import Faults, RateLimit
 from tests.conftest import (
@@ -41,7 +43,7 @@ def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:
 
 def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
-    limit = RateLimit(max_requests=5, interval_ms=1000)
+    limit = RateLimit(max_requests=10, interval_ms=1000)
     emulator = start_emulator(account, page_size=5, rate_limit=limit)
     run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
     assert run.returncode == 0, run.stderr
@@ -50,20 +52,72 @@ def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None
     assert run.record_set() == truth_of(account, pairs)
 
 
+def test_slots_other_clients_hold_are_left_to_them(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account(PAIRS)
+    limit = RateLimit(max_requests=20, interval_ms=1000, taken_by_others=12)
+    emulator = start_emulator(account, page_size=5, rate_limit=limit)
+    run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert sum(emulator.stats.requests.values()) > 12
+    assert emulator.stats.statuses[429] == 0
+    assert run.record_set() == truth_of(account, pairs)
+
+
 def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> None:
     now = [100.0]
     budget = RateBudget(max_per_10s=100, clock=lambda: now[0])
     never = threading.Event()
-    assert budget.acquire(never)
-    budget.release({})
-    now[0] = 102.5
-    assert budget.acquire(never)
-    budget.release({})
+    sent = budget.acquire(never)
+    assert sent == 100.0
+    now[0] = 100.05
+    budget.release(sent, {})  # answered at once: dated by its response
+    now[0] = 102.0
+    sent = budget.acquire(never)
+    now[0] = 103.0
+    budget.release(sent, {})  # slow answer: dated by its arrival, 100 ms after sending
     headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
-    assert budget.wait_after_429(headers) == 1.5
+    assert budget.wait_after_429(headers) == pytest.approx(1.05)
+    now[0] = 104.5
+    assert budget.wait_after_429(headers) == pytest.approx(1.6)
     assert budget.wait_after_429({"Retry-After": "7"}) == 7.0
     now[0] = 200.0
     assert budget.wait_after_429({}) == 10.0
+
+
+def test_the_budget_keeps_under_every_announced_limit() -> None:
+    now = [0.0]
+    budget = RateBudget(max_per_10s=100, clock=lambda: now[0])
+    never = threading.Event()
+    assert budget.limit == 1, "one request alone until HubSpot tells its limits"
+    budget.release(budget.acquire(never) or 0.0, {})
+    assert budget.limit == 100
+    budget.release(
+        budget.acquire(never) or 0.0,
+        {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Interval-Milliseconds": "2000"},
+    )
+    assert budget.limit == 20, "the user's 100 per 10 s, on HubSpot's 2 s window"
+    headers = {
+        "X-HubSpot-RateLimit-Max": "10",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "2000",
+        "X-HubSpot-RateLimit-Remaining": "2",
+    }
+    budget.release(budget.acquire(never) or 0.0, headers)
+    assert budget.limit == 10
+    assert free_slots(budget) == 2, "slots other clients hold (remaining 2) stay free"
+
+
+def free_slots(budget: RateBudget) -> int:
+    """Slots that can be taken now (the test clock stands still, so none frees)."""
+    taken = 0
+    while True:
+        give_up = threading.Event()
+        timer = threading.Timer(0.2, give_up.set)
+        timer.start()
+        sent = budget.acquire(give_up)
+        timer.cancel()
+        if sent is None:
+            return taken
+        taken += 1
 
 
 def test_daily_limit_stops_the_run_at_once(start_emulator, run_tap) -> None:

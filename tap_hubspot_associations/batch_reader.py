@@ -21,7 +21,7 @@ from typing import Any
 
 import backoff
 
-from tap_hubspot_associations.client import HubSpotClient
+from tap_hubspot_associations.client import BadRequest, HubSpotClient
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 BOOKMARK_FORMAT = 1
@@ -61,9 +61,16 @@ class Bookmark:
 
     position: int = 0
     pending: dict[str, str | None] = field(default_factory=dict)
+    ids: str | None = None
+    """Fingerprint of the id list the position counts in."""
 
     def to_state(self) -> dict[str, Any]:
-        return {"format": BOOKMARK_FORMAT, "position": self.position, "pending": self.pending}
+        return {
+            "format": BOOKMARK_FORMAT,
+            "ids": self.ids,
+            "position": self.position,
+            "pending": self.pending,
+        }
 
     @classmethod
     def from_state(cls, value: object) -> Bookmark | None:
@@ -75,7 +82,12 @@ class Bookmark:
             return None
         if not all(after is None or isinstance(after, str) for after in pending.values()):
             return None
-        return cls(position=position, pending={str(k): v for k, v in pending.items()})
+        ids = value.get("ids")
+        return cls(
+            position=position,
+            pending={str(k): v for k, v in pending.items()},
+            ids=ids if isinstance(ids, str) else None,
+        )
 
 
 @dataclass
@@ -85,6 +97,8 @@ class _Input:
     attempts: int = 0
     first_read: bool = False
     """Read from the list for its first page: a resume finds it again through `position`."""
+    saved: bool = False
+    """Its cursor comes from saved state, which HubSpot may no longer accept."""
 
 
 @dataclass
@@ -119,7 +133,10 @@ class BatchReader:
         self._fresh = itertools.islice(ids, bookmark.position, None)
         self._batch_size = batch_size
         self._consumed = bookmark.position
-        self._queued = {id_: _Input(id_, after) for id_, after in bookmark.pending.items()}
+        self._queued = {
+            id_: _Input(id_, after, saved=True) for id_, after in bookmark.pending.items()
+        }
+        self._ids_fingerprint = bookmark.ids
         self._in_flight: dict[str, _Input] = {}
         self._unfinished: deque[_Batch] = deque()
         self._completed_position = bookmark.position
@@ -141,7 +158,9 @@ class BatchReader:
         for item in self._in_flight.values():
             if not item.first_read:
                 pending[item.id] = item.after
-        return Bookmark(position=self._completed_position, pending=pending)
+        return Bookmark(
+            position=self._completed_position, pending=pending, ids=self._ids_fingerprint
+        )
 
     def batches(self) -> Iterator[list[Record]]:
         """Yield the records of each batch request as it completes."""
@@ -176,6 +195,23 @@ class BatchReader:
         if all(item.attempts for item in inputs):
             attempt = max(item.attempts for item in inputs)
             self._cancel.wait(backoff.full_jitter(min(0.5 * 2 ** (attempt - 1), 30.0)))
+        try:
+            return self._post(inputs)
+        except BadRequest:
+            stale = [item for item in inputs if item.saved and item.after is not None]
+            if not stale:
+                raise
+            self._logger.warning(
+                "HubSpot rejected a request holding %d paging cursors from the saved state "
+                "(ids %s); reading those ids again from their first page",
+                len(stale),
+                ", ".join(item.id for item in stale[:5]) + (" ..." if len(stale) > 5 else ""),
+            )
+            for item in stale:
+                item.after, item.saved = None, False
+            return self._post(inputs)
+
+    def _post(self, inputs: list[_Input]) -> dict[str, Any]:
         return self._client.post(
             self._path,
             {"inputs": [_input_json(item) for item in inputs]},
@@ -265,7 +301,10 @@ class BatchReader:
 
     def _records_of(self, from_id: str, result: Mapping[str, Any]) -> list[Record]:
         records = []
-        for target in result.get("to") or []:
+        targets = result["to"]
+        if not isinstance(targets, list):
+            raise TypeError(targets)
+        for target in targets:
             to_id = target["toObjectId"]
             if isinstance(to_id, bool) or not isinstance(to_id, (int, str)):
                 raise TypeError(to_id)

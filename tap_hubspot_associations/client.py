@@ -378,7 +378,8 @@ class HubSpotClient:
             if status == 423:
                 wait = max(wait or 0.0, _LOCKED_MIN_WAIT_SECONDS)
             raise _Transient(f"HTTP {status} {_describe(response, parsed)}", wait)
-        raise HubSpotError(
+        error = BadRequest if status == 400 else HubSpotError
+        raise error(
             f"HubSpot rejected {method} {response.request.path_url} ({status}): "
             f"{_describe(response, parsed)}"
         )
@@ -392,6 +393,10 @@ class HubSpotClient:
             )
         wait = self.budget.wait_after_429(response.headers)
         raise _Transient("429 rate limited", wait, rate_limited=True)
+
+
+class BadRequest(HubSpotError):
+    """HubSpot called the request invalid (400)."""
 
 
 class Cancelled(Exception):

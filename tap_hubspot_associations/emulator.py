@@ -139,9 +139,10 @@ class Account:
 class Faults:
     """Failures and latency the emulator injects into batch reads.
 
-    `script` names the faults of the first batch requests, one each, in order ("none",
-    "server_error", "locked", "migrating", "html_502", "truncated", "stall", "reset");
-    after it, faults come at the given rates (0 to 1).
+    `script` names the faults of the first batch requests, one each, in order: "none",
+    failures ("server_error", "locked", "migrating", "html_502", "stall", "reset"), or
+    mangled answers to a good request ("truncated", "html_200", "missing_results",
+    "null_to", "extra_id"). After it, faults come at the given rates (0 to 1).
     """
 
     script: tuple[str, ...] = ()
@@ -269,10 +270,39 @@ class Emulator:
         fault = self._pick_fault()
         reply = self._fault(fault) or self._batch_read(unquote(parts[3]), unquote(parts[4]), body)
         reply.headers.update(rate_headers)
-        if reply.status in (200, 207) and fault == "truncated":
-            cut = self._rng_int(1, max(1, len(reply.body) - 1))
-            reply.body = reply.body[:cut]
+        if reply.status in (200, 207):
+            self._mangle(reply, fault)
         return reply
+
+    def _mangle(self, reply: _Reply, fault: str) -> None:
+        if fault == "truncated":
+            reply.body = reply.body[: self._rng_int(1, max(1, len(reply.body) - 1))]
+        elif fault == "html_200":
+            reply.body, reply.content_type = (
+                b"<html><body>Service Unavailable</body></html>",
+                "text/html",
+            )
+        elif fault in ("missing_results", "null_to", "extra_id"):
+            body = json.loads(reply.body)
+            if fault == "missing_results":
+                del body["results"]
+            elif fault == "null_to" and body["results"]:
+                body["results"][0]["to"] = None
+            elif fault == "extra_id":
+                body["results"].append(
+                    {
+                        "from": {"id": "1"},
+                        "to": [
+                            {
+                                "toObjectId": 2,
+                                "associationTypes": [
+                                    {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}
+                                ],
+                            }
+                        ],
+                    }
+                )
+            reply.body = _json(body)
 
     def _authorize(self, headers: Message, from_type: str, to_type: str) -> _Reply | None:
         auth = headers.get("Authorization", "")

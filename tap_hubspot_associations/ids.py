@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tap_hubspot_associations.errors import ConfigError
 
-_RECORD_ID = re.compile(r"[0-9]+")
+_RECORD_ID = re.compile(r"[0-9]{1,20}")
 
 
 class IdSource:
@@ -18,6 +19,8 @@ class IdSource:
         self.setting = setting
         self._ids = ids
         self._ids_file = Path(ids_file) if ids_file is not None else None
+        self._fingerprint: str | None = None
+        self._count: int | None = None
 
     def __iter__(self) -> Iterator[str]:
         if self._ids is not None:
@@ -27,10 +30,23 @@ class IdSource:
         assert self._ids_file is not None
         yield from self._read_file(self._ids_file)
 
-    def validate(self) -> None:
-        """Read every id once so a bad one stops the run before anything is emitted."""
-        for _ in self:
-            pass
+    def validate(self) -> int:
+        """Read every id once so a bad one stops the run before anything is emitted;
+        return how many there are."""
+        self.fingerprint()
+        assert self._count is not None
+        return self._count
+
+    def fingerprint(self) -> str:
+        """A digest of the whole list: saved progress counts positions in this list only."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            count = 0
+            for id_ in self:
+                digest.update(id_.encode() + b"\n")
+                count += 1
+            self._fingerprint, self._count = digest.hexdigest()[:16], count
+        return self._fingerprint
 
     def _read_file(self, path: Path) -> Iterator[str]:
         where = f"{self.setting}.ids_file {path}"
@@ -57,5 +73,7 @@ class IdSource:
         text = str(raw).strip() if isinstance(raw, (str, int)) else None
         if text is None or not _RECORD_ID.fullmatch(text):
             shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
-            raise ConfigError(f"{where}: {shown} is not a HubSpot record id (decimal digits)")
+            raise ConfigError(
+                f"{where}: {shown} is not a HubSpot record id (up to 20 decimal digits)"
+            )
         return text

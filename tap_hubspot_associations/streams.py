@@ -84,7 +84,8 @@ class AssociationsStream(Stream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state = self.get_context_state(context)
-        bookmark = self._resume_point(state.get(PROGRESS_KEY))
+        ids = self.pair.ids.fingerprint()
+        bookmark = self._resume_point(state.get(PROGRESS_KEY), ids)
         reader = BatchReader(
             client=self._client,
             path=self.batch_read_path,
@@ -147,16 +148,22 @@ class AssociationsStream(Stream):
             and all(self.mask[("properties", name)] for name in self.schema["properties"])
         )
 
-    def _resume_point(self, saved: object) -> Bookmark:
+    def _resume_point(self, saved: object, ids: str) -> Bookmark:
         if saved is None:
-            return Bookmark()
+            return Bookmark(ids=ids)
         bookmark = Bookmark.from_state(saved)
         if bookmark is None:
             self.logger.warning(
                 "The saved progress of %s is not one this version wrote; reading it from the start",
                 self.name,
             )
-            return Bookmark()
+            return Bookmark(ids=ids)
+        if bookmark.ids != ids:
+            self.logger.warning(
+                "The ids of %s changed since its saved progress; reading it from the start",
+                self.name,
+            )
+            return Bookmark(ids=ids)
         self.logger.info(
             "Resuming %s after %d ids, with %d ids part-read",
             self.name,

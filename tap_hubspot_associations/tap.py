@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from functools import cached_property
+from pathlib import Path
 from typing import ClassVar
 
 import requests
@@ -24,7 +26,7 @@ from tap_hubspot_associations.client import (
     RateBudget,
     StaticToken,
 )
-from tap_hubspot_associations.errors import IncompleteSyncError, TapError
+from tap_hubspot_associations.errors import ConfigError, IncompleteSyncError, TapError
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, Settings
 from tap_hubspot_associations.streams import AssociationsStream
 from tap_hubspot_associations.writer import RecordBufferingWriter
@@ -104,7 +106,10 @@ class TapHubSpotAssociations(Tap):
             s for s in self.streams.values() if isinstance(s, AssociationsStream) and s.selected
         ]
         for stream in streams:
-            stream.pair.ids.validate()
+            if stream.pair.ids.validate() == 0:
+                self.logger.warning(
+                    "%s lists no ids: %s reads nothing", stream.pair.ids.setting, stream.name
+                )
         super().sync_all()
         failed = [(s.name, s.coverage.ids_failed, s.failures) for s in streams if s.failures]
         if failed:
@@ -120,7 +125,44 @@ class TapHubSpotAssociations(Tap):
 def main() -> None:
     """Console entry point: a `TapError` ends the run with one line and exit code 1."""
     try:
+        check_input_files(sys.argv[1:])
         TapHubSpotAssociations.cli()
     except TapError as exc:
-        TapHubSpotAssociations.logger.error("%s", exc)
+        sys.stderr.write(f"{TapHubSpotAssociations.name}: error: {exc}\n")
         sys.exit(1)
+
+
+def check_input_files(argv: list[str]) -> None:
+    """Read the --config, --state and --catalog files first: a broken one would otherwise
+    end in a traceback inside the SDK."""
+    for flag, path in _file_arguments(argv):
+        where = f"{flag} {path}"
+        try:
+            value = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{where}: not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: must hold a JSON object")
+        bookmarks = value.get("bookmarks", {}) if flag == "--state" else {}
+        if not isinstance(bookmarks, dict) or not all(
+            isinstance(b, dict) for b in bookmarks.values()
+        ):
+            raise ConfigError(f"{where}: `bookmarks` must map stream names to objects")
+
+
+def _file_arguments(argv: list[str]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for index, arg in enumerate(argv):
+        flag, _, inline = arg.partition("=")
+        if flag not in ("--config", "--state", "--catalog"):
+            continue
+        path = inline or (argv[index + 1] if index + 1 < len(argv) else "")
+        if path and not (flag == "--config" and path == "ENV"):
+            found.append((flag, path))
+    return found

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,10 @@ CLIENT_SECRET = "client-secret-never-printed"
 REFRESH_TOKEN = "refresh-token-never-printed"
 SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
 RUN_TIMEOUT = 120
+CAPTURED_OUTPUT: list[str] = []
+"""Everything every tap run of the session printed, for the suite-wide secret scan."""
+ISSUED_TOKENS: set[str] = set()
+"""Every OAuth access token the emulators handed out."""
 FAST_RATE = 1000
 """Requests per 10 s in tests that are not about rate limits, so they run at full speed."""
 
@@ -51,7 +57,12 @@ class TapRun:
         return [m["value"] for m in self.messages if m["type"] == "STATE"]
 
     def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if "| ERROR" in line]
+        """Error lines; the tap's own one-line verdict comes last."""
+        return [
+            line
+            for line in self.stderr.splitlines()
+            if "| ERROR" in line or line.startswith("tap-hubspot-associations: error: ")
+        ]
 
 
 def as_truth(record: dict[str, Any]) -> TruthRecord:
@@ -121,6 +132,7 @@ def run_tap(tmp_path: Path) -> Iterator[Any]:
             check=False,
         )
         issued = tuple(emulator.issued_tokens()) if emulator is not None else ()
+        CAPTURED_OUTPUT.extend((completed.stdout, completed.stderr))
         assert_no_secrets(completed.stdout, completed.stderr, extra=issued)
         return TapRun(completed.returncode, completed.stdout, completed.stderr)
 
@@ -141,7 +153,37 @@ def start_emulator() -> Iterator[Any]:
 
     yield start
     for emulator in started:
+        ISSUED_TOKENS.update(emulator.issued_tokens())
         emulator.stop()
+
+
+def run_and_kill(
+    command: list[str], kill_when: Callable[[dict[str, Any]], bool]
+) -> tuple[list[dict[str, Any]], bool]:
+    """Run the tap and SIGKILL it as soon as `kill_when` holds for a message it wrote.
+
+    Returns every message it wrote (a target would have read them all), and whether it
+    was killed.
+    """
+    messages: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryFile("w+") as stderr,
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=clean_env()
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            messages.append(json.loads(line))
+            if kill_when(messages[-1]):
+                process.send_signal(signal.SIGKILL)
+                break
+        messages += [json.loads(line) for line in process.stdout if line.strip()]
+        process.wait(timeout=RUN_TIMEOUT)
+        stderr.seek(0)
+        CAPTURED_OUTPUT.extend((json.dumps(messages), stderr.read()))
+    assert process.returncode in (0, -signal.SIGKILL), process.returncode
+    return messages, process.returncode == -signal.SIGKILL
 
 
 def config_for(

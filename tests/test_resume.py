@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -13,11 +13,13 @@ import pytest
 from tap_hubspot_associations.batch_reader import REORDER_WINDOW
 from tap_hubspot_associations.emulator import Faults
 from tests.conftest import (
+    CAPTURED_OUTPUT,
     RUN_TIMEOUT,
     as_truth,
     assert_no_secrets,
     clean_env,
     config_for,
+    run_and_kill,
     seeded_account,
     tap_command,
     truth_of,
@@ -72,31 +74,20 @@ def test_a_completed_stream_clears_its_progress(start_emulator, run_tap) -> None
     assert sorted(first_pages) == sorted(str(i) for ids in pairs.values() for i in ids)
 
 
-def _run_until_killed(command: list[str], *, states_before_kill: int) -> list[dict]:
-    """Run the tap and SIGKILL it once it has written enough STATEs mid-paging."""
-    messages = []
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_env()
-    ) as process:
-        assert process.stdout is not None
-        seen = 0
-        for line in process.stdout:
-            message = json.loads(line)
-            messages.append(message)
-            if message["type"] != "STATE":
-                continue
-            progress = [b.get("progress") for b in message["value"]["bookmarks"].values()]
-            mid_paging = any(
-                p and any(a is not None for a in p["pending"].values()) for p in progress
-            )
-            seen += 1
-            if seen >= states_before_kill and mid_paging:
-                process.send_signal(signal.SIGKILL)
-                break
-        messages += [json.loads(line) for line in process.stdout if line.strip()]
-        process.wait(timeout=RUN_TIMEOUT)
-    assert process.returncode == -signal.SIGKILL, "the tap finished before it could be killed"
-    return messages
+def killed_mid_paging(states_before_kill: int) -> Callable[[dict], bool]:
+    """Kill once enough STATEs were written and the last holds a paging cursor."""
+    seen = 0
+
+    def kill_when(message: dict) -> bool:
+        nonlocal seen
+        if message["type"] != "STATE":
+            return False
+        seen += 1
+        progress = [b.get("progress") for b in message["value"]["bookmarks"].values()]
+        mid_paging = any(p and any(a is not None for a in p["pending"].values()) for p in progress)
+        return seen >= states_before_kill and mid_paging
+
+    return kill_when
 
 
 def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tmp_path: Path):
@@ -106,7 +97,8 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tm
     config = config_for(emulator, pairs, batch_size=BATCH, max_concurrency=CONCURRENCY)
     config_path.write_text(json.dumps(config))
 
-    first = _run_until_killed(tap_command(config_path), states_before_kill=12)
+    first, killed = run_and_kill(tap_command(config_path), killed_mid_paging(12))
+    assert killed, "the tap finished before it could be killed"
     last_state = [m["value"] for m in first if m["type"] == "STATE"][-1]
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps(last_state))
@@ -121,6 +113,7 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tm
         check=False,
     )
     assert resumed.returncode == 0, resumed.stderr
+    CAPTURED_OUTPUT.extend((resumed.stdout, resumed.stderr))
     assert_no_secrets(resumed.stdout, resumed.stderr)
     assert "Resuming contacts_to_companies" in resumed.stderr
     second = [json.loads(line) for line in resumed.stdout.splitlines()]

@@ -79,6 +79,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "progress_interval",
+        th.NumberType(minimum=1),
+        default=10,
+        description="Seconds between progress lines on stderr during a run",
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType(minimum=0, maximum=20),
         default=5,
@@ -120,6 +126,7 @@ class Settings:
     max_requests_per_10s: int
     max_retries: int
     request_timeout: float
+    progress_interval: float
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -155,6 +162,7 @@ class Settings:
             max_requests_per_10s=int(config.get("max_requests_per_10s") or 100),
             max_retries=int(config.get("max_retries", 5)),
             request_timeout=float(config.get("request_timeout") or 60),
+            progress_interval=float(config.get("progress_interval") or 10),
         )
 
 

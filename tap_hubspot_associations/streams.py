@@ -16,6 +16,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
 from tap_hubspot_associations.batch_reader import BatchReader, Bookmark, Coverage
+from tap_hubspot_associations.progress import ProgressReporter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -99,11 +100,21 @@ class AssociationsStream(Stream):
             logger=self.logger,
         )
         self.coverage = reader.coverage
+        progress = ProgressReporter(
+            stream=self.name,
+            total_ids=self.pair.ids.validate(),
+            start_position=bookmark.position,
+            stats=self._client.stats,
+            interval=self._settings.progress_interval,
+            logger=self.logger,
+        )
         for records in reader.batches():
             self._extracted_at = datetime.now(timezone.utc)
             yield from records
-            state[PROGRESS_KEY] = reader.bookmark().to_state()
+            done = reader.bookmark()
+            state[PROGRESS_KEY] = done.to_state()
             self._emit_state()
+            progress.batch_done(done.position, reader.coverage)
         state.pop(PROGRESS_KEY, None)
         self.failures = reader.failures
         self.logger.info("Coverage of %s: %s", self.name, reader.coverage.summary())

@@ -27,6 +27,7 @@ from tap_hubspot_associations.client import (
     StaticToken,
 )
 from tap_hubspot_associations.errors import ConfigError, IncompleteSyncError, TapError
+from tap_hubspot_associations.progress import coverage_table
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, Settings
 from tap_hubspot_associations.streams import AssociationsStream
 from tap_hubspot_associations.writer import RecordBufferingWriter
@@ -111,6 +112,9 @@ class TapHubSpotAssociations(Tap):
                     "%s lists no ids: %s reads nothing", stream.pair.ids.setting, stream.name
                 )
         super().sync_all()
+        if streams:
+            table = coverage_table([(s.name, s.coverage) for s in streams])
+            self.logger.info("Coverage of this run:\n%s", "\n".join(table))
         failed = [(s.name, s.coverage.ids_failed, s.failures) for s in streams if s.failures]
         if failed:
             details = "; ".join(

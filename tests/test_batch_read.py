@@ -143,3 +143,30 @@ def test_the_default_batch_is_hubspots_limit_of_1000(start_emulator, run_tap) ->
     assert run.returncode == 0, run.stderr
     assert [len(batch) for batch in emulator.stats.batches] == [1000, 1000, 500]
     assert run.record_set() == truth_of(account, pairs)
+
+
+def test_progress_lines_and_the_final_coverage_table(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 120, ("deals", "contacts"): 30})
+    emulator = start_emulator(account, page_size=4, faults=Faults(latency_seconds=0.15))
+    config = config_for(emulator, pairs, batch_size=5, max_concurrency=2, progress_interval=1)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    done = [
+        int(m.group(1).replace(",", ""))
+        for m in re.finditer(r"Progress of contacts_to_companies: ([\d,]+) of 120 ids", run.stderr)
+    ]
+    assert len(done) >= 2 and done == sorted(done) and done[-1] <= 120
+    assert re.search(r"requests/s, \d+ 429s and \d+ retries so far, ETA \d+m\d\ds", run.stderr)
+    table = run.stderr.split("Coverage of this run:\n", 1)[1].splitlines()
+    assert table[0].split() == ["stream", "ids", "with", "without", "pages", "records", "failed"]
+    for line, ((from_type, to_type), ids) in zip(table[1:3], pairs.items(), strict=True):
+        with_associations = sum(1 for i in ids if account.targets(from_type, to_type, i))
+        records = len(account.truth(from_type, to_type, ids))
+        name, count, with_, without, _, emitted, failed = line.split()
+        assert name == f"{from_type}_to_{to_type}"
+        assert (count, with_, without) == (
+            str(len(ids)),
+            str(with_associations),
+            str(len(ids) - with_associations),
+        )
+        assert (emitted.replace(",", ""), failed) == (str(records), "0")

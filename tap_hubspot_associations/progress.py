@@ -1,0 +1,87 @@
+"""Progress lines during long runs, and the coverage table at the end of a run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from tap_hubspot_associations.batch_reader import Coverage
+from tap_hubspot_associations.client import RequestStats
+
+
+class ProgressReporter:
+    """Logs where one stream's pass is, at most once every `interval` seconds."""
+
+    def __init__(
+        self,
+        *,
+        stream: str,
+        total_ids: int | None,
+        start_position: int,
+        stats: RequestStats,
+        interval: float,
+        logger: logging.Logger,
+    ) -> None:
+        self._stream = stream
+        self._total = total_ids
+        self._start_position = start_position
+        self._stats = stats
+        self._interval = interval
+        self._logger = logger
+        self._started = self._last = time.monotonic()
+        self._requests_at_start = stats.requests
+
+    def batch_done(self, position: int, coverage: Coverage) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            self._last = now
+            self._logger.info("Progress of %s: %s", self._stream, self.line(position, coverage))
+
+    def line(self, position: int, coverage: Coverage) -> str:
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        rate = (self._stats.requests - self._requests_at_start) / elapsed
+        done = f"{position:,} ids"
+        eta = ""
+        if self._total:
+            done = f"{position:,} of {self._total:,} ids ({100 * position // self._total}%)"
+            speed = (position - self._start_position) / elapsed
+            if speed > 0:
+                eta = f", ETA {_duration((self._total - position) / speed)}"
+        return (
+            f"{done}, {coverage.records:,} records, {rate:.1f} requests/s, "
+            f"{self._stats.rate_limited} 429s and {self._stats.retries} retries so far{eta}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+COLUMNS = ("stream", "ids", "with", "without", "pages", "records", "failed")
+
+
+def coverage_table(rows: Sequence[tuple[str, Coverage]]) -> list[str]:
+    """The end-of-run table: one line per stream, columns aligned."""
+    cells = [COLUMNS] + [
+        (
+            name,
+            f"{c.ids_requested:,}",
+            f"{c.ids_with_associations:,}",
+            f"{c.ids_without_associations:,}",
+            f"{c.extra_pages:,}",
+            f"{c.records:,}",
+            f"{c.ids_failed:,}",
+        )
+        for name, c in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    return [
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]

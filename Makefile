@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+MELTANO := .venv-meltano/bin/meltano
 
 .PHONY: test lint demo benchmark clean
 
@@ -11,19 +12,25 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Meltano lives in a venv of its own: its dependencies are not the tap's.
+$(MELTANO):
+	$(PYTHON) -m venv .venv-meltano
+	.venv-meltano/bin/python -m pip install --quiet --upgrade pip
+	.venv-meltano/bin/python -m pip install --quiet meltano==4.4.1
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check tap_hubspot_associations tests benchmarks
 	$(BIN)/ruff format --check tap_hubspot_associations tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint $(MELTANO)
 	$(BIN)/pytest
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed $(MELTANO)
 	$(BIN)/python -m tap_hubspot_associations.demo
 
 benchmark: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-meltano .meltano .pytest_cache .mypy_cache .ruff_cache output

@@ -1,74 +1,116 @@
-"""`make demo`: the tap against the emulator's demo account, with a short printed summary."""
+"""`make demo`: the whole job on a demo account, end to end, explained as it goes.
+
+A HubSpot emulator serves a small demo portal on loopback; `meltano run` extracts its
+associations with this tap into JSON Lines files (target-jsonl); the files are loaded
+into an SQLite database, the embedded database every Python has; a summary says what
+arrived and how to look at it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 from tap_hubspot_associations.emulator import Emulator, demo_account
 
 OUTPUT = Path("output/demo")
+MELTANO = Path(".venv-meltano/bin/meltano")
+COLUMNS = ("from_object_type", "from_id", "to_object_type", "to_id", "category", "type_id", "label")
 
 
 def main() -> None:
     account, pairs = demo_account()
-    OUTPUT.mkdir(parents=True, exist_ok=True)
+    jsonl_dir = OUTPUT / "jsonl"
+    jsonl_dir.mkdir(parents=True, exist_ok=True)
+    for old in jsonl_dir.glob("*.jsonl"):
+        old.unlink()
+    (first_from, first_to), first_ids = next(iter(pairs.items()))
+    ids_file = OUTPUT / f"{first_from}_ids.txt"
+    ids_file.write_text("".join(f"{i}\n" for i in first_ids))
+    associations = [{"from": first_from, "to": first_to, "ids_file": str(ids_file)}] + [
+        {"from": f, "to": t, "ids": [str(i) for i in ids]}
+        for (f, t), ids in list(pairs.items())[1:]
+    ]
+
+    step("1. Install the tap and target-jsonl with Meltano (from meltano.yml)")
+    meltano("install")
+
     with Emulator(account, page_size=10, tokens={"pat-demo-token": None}) as emulator:
-        (first_from, first_to), first_ids = next(iter(pairs.items()))
-        ids_file = OUTPUT / f"{first_from}_ids.txt"
-        ids_file.write_text("".join(f"{i}\n" for i in first_ids))
-        config = {
-            "access_token": "pat-demo-token",
-            "api_url": emulator.url,
-            "batch_size": 100,
-            "associations": [{"from": first_from, "to": first_to, "ids_file": str(ids_file)}]
-            + [
-                {"from": f, "to": t, "ids": [str(i) for i in ids]}
-                for (f, t), ids in list(pairs.items())[1:]
-            ],
-        }
-        config_path = OUTPUT / "config.json"
-        config_path.write_text(json.dumps(config, indent=2))
-        messages_path = OUTPUT / "messages.jsonl"
-        print(f"HubSpot emulator serving a demo account at {emulator.url}")
-        print(f"Running: tap-hubspot-associations --config {config_path} > {messages_path}\n")
-        with messages_path.open("w") as out:
-            run = subprocess.run(
-                [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)],
-                stdout=out,
-                stderr=subprocess.PIPE,
-                text=True,
-                check=False,
+        step(f"2. A HubSpot emulator serves a demo portal at {emulator.url}")
+        for (f, t), ids in pairs.items():
+            print(f"   {len(ids)} {f} records; we ask for their associations to {t}")
+        step("3. meltano run tap-hubspot-associations target-jsonl")
+        meltano(
+            "run",
+            "tap-hubspot-associations",
+            "target-jsonl",
+            env={
+                "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": "pat-demo-token",
+                "TAP_HUBSPOT_ASSOCIATIONS_API_URL": emulator.url,
+                "TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS": json.dumps(associations),
+                "TARGET_JSONL_DESTINATION_PATH": str(jsonl_dir),
+                "MELTANO_DATABASE_URI": f"sqlite:///{(OUTPUT / 'meltano.db').resolve()}",
+            },
+        )
+
+    step("4. Load the JSON Lines files into SQLite")
+    database = OUTPUT / "hubspot.db"
+    database.unlink(missing_ok=True)
+    with sqlite3.connect(database) as db:
+        for (from_type, to_type), ids in pairs.items():
+            table = f"{from_type}_to_{to_type}".lower()
+            rows = [
+                tuple(json.loads(line)[c] for c in COLUMNS)
+                for path in sorted(jsonl_dir.glob(f"{table}*.jsonl"))
+                for line in path.read_text().splitlines()
+            ]
+            db.execute(
+                f"create table {table} ({', '.join(COLUMNS)}, "
+                "primary key (from_id, to_id, category, type_id))"
             )
-    coverage = [line.split("| ")[-1] for line in run.stderr.splitlines() if "Coverage of" in line]
-    if run.returncode != 0:
-        sys.exit(f"the tap failed:\n{run.stderr}")
-    messages = [json.loads(line) for line in messages_path.read_text().splitlines()]
-    counts = Counter(m["type"] for m in messages)
-    records = [m for m in messages if m["type"] == "RECORD"]
-    print(f"The tap wrote {sum(counts.values())} Singer messages: {dict(counts)}\n")
-    print("Records per stream (each is one association type of one edge):")
-    for (from_type, to_type), ids in pairs.items():
-        stream = f"{from_type}_to_{to_type}".lower()
-        emitted = {tuple(m["record"].values()) for m in records if m["stream"] == stream}
-        expected = account.truth(from_type, to_type, ids)
-        verdict = "all present" if emitted == expected else "DIFFERENT from the emulator's truth"
-        print(f"  {stream:<28} {len(emitted):>6} records, {verdict}")
-    print("\nWhat each stream's pass did:")
-    for line in coverage:
-        print(f"  {line}")
-    print("\nA few records:")
-    for message in records[:: max(1, len(records) // 4)][:4]:
-        print(f"  {message['stream']}: {json.dumps(message['record'])}")
+            db.executemany(f"insert or replace into {table} values (?, ?, ?, ?, ?, ?, ?)", rows)
+            expected = account.truth(from_type, to_type, ids)
+            stored = set(db.execute(f"select * from {table}"))
+            verdict = "all of them" if stored == expected else "NOT what the emulator holds"
+            print(f"   {table:<24} {len(stored):>5} associations  ({verdict})")
+
+        step("5. A few rows (one row per association type of an edge)")
+        table = f"{first_from}_to_{first_to}"
+        query = f"select from_id, to_id, category, type_id, label from {table} limit 5"
+        print(f"   sqlite> {query};")
+        for row in db.execute(query):
+            print("   " + " | ".join("null" if v is None else str(v) for v in row))
+
+    step("Where things are")
+    print(f"   database:        {database}  (SQLite; one table per stream)")
+    print(f"   raw output:      {jsonl_dir}/*.jsonl  (what the tap sent, one record a line)")
+    print("   settings used:   meltano.yml, with the demo values in the environment")
     print(
-        f"\nEverything is in {messages_path}, one JSON message a line; the settings used are"
-        f" in {config_path}.\nFor a real account, put your private app token in a config like"
-        " it (api_url left out)\nand pipe the tap into any Singer target, for example:"
-        "\n  .venv/bin/tap-hubspot-associations --config my-config.json | target-jsonl"
+        '   query it:        python3 -c "import sqlite3; print(sqlite3.connect('
+        f"'{database}').execute('select count(*) from {table}').fetchone())\""
     )
+    print("   your own portal: meltano config tap-hubspot-associations set access_token ...")
+
+
+def step(title: str) -> None:
+    print(f"\n{title}", flush=True)
+
+
+def meltano(*args: str, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(
+        [str(MELTANO), *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(f"meltano {' '.join(args)} failed:\n{result.stderr[-4000:]}")
+    print("   done")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,20 @@ def test_oauth_secrets_never_reach_the_output(start_emulator, run_tap) -> None:
     refused = run_tap({**config, "client_secret": "client-secret-wrong-value"}, emulator=emulator)
     assert refused.returncode == 1
     assert "client-secret-wrong-value" not in refused.stderr
+
+
+SDK_SETTINGS = ("stream_maps", "stream_map_config", "faker_config", "flattening_")
+
+
+def test_readme_settings_table_matches_about(run_tap) -> None:
+    about = json.loads(run_tap(None, args=["--about", "--format", "json"]).stdout)
+    ours = {
+        name: schema.get("default")
+        for name, schema in about["settings"]["properties"].items()
+        if not name.startswith(SDK_SETTINGS)
+    }
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n\n", 2)[1]
+    rows = re.findall(r"^\| `(\w+)` \|\s*(?:`([^`]*)`)?\s*\|", table, flags=re.MULTILINE)
+    documented = {name: default or None for name, default in rows}
+    assert documented == {k: None if v is None else str(v) for k, v in ours.items()}

@@ -63,11 +63,14 @@ class Bookmark:
     pending: dict[str, str | None] = field(default_factory=dict)
     ids: str | None = None
     """Fingerprint of the id list the position counts in."""
+    version: int | None = None
+    """The table version of the pass, kept across resumes until it is activated."""
 
     def to_state(self) -> dict[str, Any]:
         return {
             "format": BOOKMARK_FORMAT,
             "ids": self.ids,
+            "version": self.version,
             "position": self.position,
             "pending": self.pending,
         }
@@ -82,11 +85,12 @@ class Bookmark:
             return None
         if not all(after is None or isinstance(after, str) for after in pending.values()):
             return None
-        ids = value.get("ids")
+        ids, version = value.get("ids"), value.get("version")
         return cls(
             position=position,
             pending={str(k): v for k, v in pending.items()},
             ids=ids if isinstance(ids, str) else None,
+            version=version if isinstance(version, int) else None,
         )
 
 
@@ -137,6 +141,7 @@ class BatchReader:
             id_: _Input(id_, after, saved=True) for id_, after in bookmark.pending.items()
         }
         self._ids_fingerprint = bookmark.ids
+        self._version = bookmark.version
         self._in_flight: dict[str, _Input] = {}
         self._unfinished: deque[_Batch] = deque()
         self._completed_position = bookmark.position
@@ -159,7 +164,10 @@ class BatchReader:
             if not item.first_read:
                 pending[item.id] = item.after
         return Bookmark(
-            position=self._completed_position, pending=pending, ids=self._ids_fingerprint
+            position=self._completed_position,
+            pending=pending,
+            ids=self._ids_fingerprint,
+            version=self._version,
         )
 
     def batches(self) -> Iterator[list[Record]]:

@@ -85,6 +85,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds between progress lines on stderr during a run",
     ),
     th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Send ACTIVATE_VERSION when a stream's pass is complete (never before), so a "
+            "target that honours it drops the associations HubSpot no longer has"
+        ),
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType(minimum=0, maximum=20),
         default=5,

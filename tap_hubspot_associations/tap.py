@@ -44,12 +44,12 @@ class TapHubSpotAssociations(Tap):
     name = "tap-hubspot-associations"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = RecordBufferingWriter
-    # Not offered: the SDK's ACTIVATE_VERSION at a stream's start would let a target drop
-    # rows before a pass completes, and BATCH files would bypass per-batch bookmarks.
+    # Not offered: BATCH files would bypass per-batch bookmarks.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,

@@ -95,6 +95,35 @@ def test_meltano_run_into_postgres_twice_gives_each_row_once(
     loaded(postgres, env, account, pairs)
 
 
+def test_a_deleted_association_disappears_after_the_next_full_pass(
+    meltano_installed: None, postgres: Postgres, start_emulator, tmp_path: Path
+) -> None:
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(account, page_size=4)
+    env = pipeline_env(
+        emulator,
+        pairs,
+        postgres,
+        tmp_path,
+        TAP_HUBSPOT_ASSOCIATIONS_EMIT_ACTIVATE_VERSION_MESSAGES="true",
+        TARGET_POSTGRES_ACTIVATE_VERSION="true",
+        TARGET_POSTGRES_HARD_DELETE="true",
+        TARGET_POSTGRES_ADD_RECORD_METADATA="true",
+    )
+    run_pipeline(env)
+    loaded(postgres, env, account, pairs)
+
+    ids = pairs[("contacts", "companies")]
+    emptied = next(i for i in ids if account.targets("contacts", "companies", i))
+    trimmed = next(i for i in ids if len(account.targets("contacts", "companies", i)) > 2)
+    account.associate("contacts", "companies", emptied, [])
+    account.associate(
+        "contacts", "companies", trimmed, account.targets("contacts", "companies", trimmed)[1:]
+    )
+    run_pipeline(env)
+    loaded(postgres, env, account, pairs)
+
+
 def test_meltano_keeps_the_state_of_an_interrupted_run_and_resumes(
     meltano_installed: None, postgres: Postgres, start_emulator, tmp_path: Path
 ) -> None:

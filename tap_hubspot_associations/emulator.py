@@ -25,21 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-STANDARD_TYPES = {
-    "contacts": "0-1",
-    "companies": "0-2",
-    "deals": "0-3",
-    "tickets": "0-5",
-    "products": "0-7",
-    "line_items": "0-8",
-    "quotes": "0-14",
-    "tasks": "0-27",
-    "notes": "0-46",
-    "meetings": "0-47",
-    "calls": "0-48",
-    "emails": "0-49",
-    "leads": "0-136",
-}
+from tap_hubspot_associations.object_types import STANDARD_TYPES
+
 MAX_INPUTS = 1000
 BAD_GATEWAY_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
@@ -65,7 +52,23 @@ class Account:
             self.type_ids[f"p{portal_id}_{name}"] = type_id
             self.type_ids[name] = type_id
         self.names = {type_id: name for name, type_id in self.type_ids.items()}
+        self.custom = dict(custom_objects or {})
         self.edges: dict[tuple[str, str], dict[int, list[Target]]] = {}
+        self.objects: dict[str, set[int]] = {}
+        """Records of each type (by type id) that the list endpoint shows."""
+
+    def add_objects(self, object_type: str, ids: Iterable[int]) -> None:
+        self.objects.setdefault(self._known(object_type), set()).update(ids)
+
+    def labels(self, from_type: str, to_type: str) -> set[AssociationType]:
+        """Every association type in use between two object types."""
+        pair = (self._known(from_type), self._known(to_type))
+        return {
+            kind
+            for targets in self.edges.get(pair, {}).values()
+            for _, kinds in targets
+            for kind in kinds
+        }
 
     def type_id(self, given: str) -> str | None:
         """The canonical type id of a name, type id or fully qualified name."""
@@ -79,6 +82,7 @@ class Account:
         """Make `targets` the associations of one record (replacing any it had)."""
         pair = (self._known(from_type), self._known(to_type))
         self.edges.setdefault(pair, {})[from_id] = list(targets)
+        self.objects.setdefault(pair[0], set()).add(from_id)
 
     def targets(self, from_type: str, to_type: str, from_id: int) -> list[Target]:
         pair = (self._known(from_type), self._known(to_type))
@@ -140,7 +144,8 @@ class Faults:
     """Failures and latency the emulator injects into batch reads.
 
     `script` names the faults of the first batch requests, one each, in order: "none",
-    failures ("server_error", "locked", "migrating", "html_502", "stall", "reset"), or
+    failures ("server_error", "locked", "migrating", "html_502", "stall", "reset",
+    "bad_request"), or
     mangled answers to a good request ("truncated", "html_200", "missing_results",
     "null_to", "extra_id"). After it, faults come at the given rates (0 to 1).
     """
@@ -245,34 +250,96 @@ class Emulator:
     # Request handling, called from the server's threads.
 
     def handle(self, method: str, target: str, headers: Message, body: bytes) -> _Reply:
-        path = urlsplit(target).path
+        url = urlsplit(target)
+        path = url.path
         with self._lock:
             self.stats.requests[path] += 1
             self.last_request_at = time.monotonic()
             self.first_request_at = self.first_request_at or self.last_request_at
         if method == "POST" and path == "/oauth/v1/token":
             return self._token(body)
-        parts = path.strip("/").split("/")
-        batch_read = (
-            method == "POST"
-            and len(parts) == 7
-            and parts[:3] in (["crm", "associations", "2026-03"], ["crm", "v4", "associations"])
-            and parts[5:] == ["batch", "read"]
-        )
-        if not batch_read:
+        route = _route(method, path)
+        if route is None:
             return _error(404, "NOT_FOUND", f"No route for {method} {path}")
-        denied = self._authorize(headers, unquote(parts[3]), unquote(parts[4]))
+        kind, types = route
+        unknown = next((t for t in types if self.account.type_id(t) is None), None)
+        scopes = (
+            ["crm.schemas.custom.read"]
+            if kind == "schemas"
+            else [_scope(self.account, t) for t in types]
+        )
+        denied = self._authorize(headers, scopes)
         if denied is not None:
             return denied
         limited, rate_headers = self._rate_limited()
         if limited is not None:
             return limited
-        fault = self._pick_fault()
-        reply = self._fault(fault) or self._batch_read(unquote(parts[3]), unquote(parts[4]), body)
+        if unknown is not None:
+            reply = _error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {unknown}")
+        elif kind == "batch_read":
+            fault = self._pick_fault()
+            reply = self._fault(fault) or self._batch_read(types[0], types[1], body)
+            if reply.status in (200, 207):
+                self._mangle(reply, fault)
+        elif kind == "list":
+            reply = self._list(types[0], parse_qs(url.query))
+        elif kind == "labels":
+            reply = self._labels(types[0], types[1])
+        else:
+            reply = self._schemas()
         reply.headers.update(rate_headers)
-        if reply.status in (200, 207):
-            self._mangle(reply, fault)
         return reply
+
+    def _list(self, object_type: str, query: dict[str, list[str]]) -> _Reply:
+        limit = min(int(query.get("limit", ["10"])[0]), 100)
+        ids = sorted(self.account.objects.get(self.account.type_id(object_type) or "", ()))
+        start = 0
+        if "after" in query:
+            try:
+                start = int(base64.b64decode(unquote(query["after"][0]), validate=True))
+            except ValueError:
+                return _error(400, "VALIDATION_ERROR", "Invalid after cursor")
+        page = ids[start : start + limit]
+        body: dict[str, Any] = {
+            "results": [
+                {"id": str(i), "properties": {"hs_object_id": str(i)}, "archived": False}
+                for i in page
+            ]
+        }
+        if start + limit < len(ids):
+            after = base64.b64encode(str(start + limit).encode()).decode()
+            body["paging"] = {"next": {"after": after, "link": "?after=" + after}}
+        return _Reply(200, body=_json(body))
+
+    def _labels(self, from_type: str, to_type: str) -> _Reply:
+        kinds = sorted(self.account.labels(from_type, to_type), key=lambda k: (k[0], k[1]))
+        results = [{"category": c, "typeId": t, "label": label} for c, t, label in kinds]
+        return _Reply(200, body=_json({"results": results}))
+
+    def _schemas(self) -> _Reply:
+        account = self.account
+        results = []
+        for type_id, name in account.custom.items():
+            associations = [
+                {
+                    "id": f"{type_id}_to_{to_id}",
+                    "fromObjectTypeId": type_id,
+                    "toObjectTypeId": to_id,
+                    "name": f"{name}_to_{account.names[to_id]}",
+                }
+                for from_id, to_id in account.edges
+                if from_id == type_id
+            ]
+            results.append(
+                {
+                    "objectTypeId": type_id,
+                    "name": name,
+                    "fullyQualifiedName": f"p{account.portal_id}_{name}",
+                    "labels": {"singular": name.rstrip("s"), "plural": name},
+                    "associations": associations,
+                }
+            )
+        return _Reply(200, body=_json({"results": results}))
 
     def _mangle(self, reply: _Reply, fault: str) -> None:
         if fault == "truncated":
@@ -304,7 +371,7 @@ class Emulator:
                 )
             reply.body = _json(body)
 
-    def _authorize(self, headers: Message, from_type: str, to_type: str) -> _Reply | None:
+    def _authorize(self, headers: Message, needed: list[str]) -> _Reply | None:
         auth = headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         with self._lock:
@@ -329,7 +396,6 @@ class Emulator:
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
             )
         scopes = self.tokens[token]
-        needed = [_scope(self.account, t) for t in (from_type, to_type)]
         if scopes is not None and not set(needed) <= scopes:
             body = _error_body(
                 "MISSING_SCOPES",
@@ -453,12 +519,11 @@ class Emulator:
             return _Reply(502, body=BAD_GATEWAY_PAGE, content_type="text/html")
         elif kind == "reset":
             return _Reply(0)
+        elif kind == "bad_request":
+            return _error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1 : Unexpected")
         return None
 
     def _batch_read(self, from_type: str, to_type: str, raw: bytes) -> _Reply:
-        for given in (from_type, to_type):
-            if self.account.type_id(given) is None:
-                return _error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {given}")
         try:
             request = json.loads(raw)
             inputs = request["inputs"]
@@ -612,6 +677,41 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: request lines would carry nothing a test reads."""
+
+
+def _route(method: str, path: str) -> tuple[str, list[str]] | None:
+    """What a request asks for, and the object types in its path."""
+    parts = [unquote(part) for part in path.strip("/").split("/")]
+    versions = (["crm", "associations", "2026-03"], ["crm", "v4", "associations"])
+    if (
+        method == "POST"
+        and len(parts) == 7
+        and parts[:3] in versions
+        and parts[5:]
+        == [
+            "batch",
+            "read",
+        ]
+    ):
+        return "batch_read", parts[3:5]
+    if method == "GET" and len(parts) == 6 and parts[:3] in versions and parts[5] == "labels":
+        return "labels", parts[3:5]
+    if (
+        method == "GET"
+        and len(parts) == 4
+        and parts[:3]
+        in (
+            ["crm", "objects", "2026-03"],
+            ["crm", "v3", "objects"],
+        )
+    ):
+        return "list", parts[3:4]
+    if method == "GET" and parts in (
+        ["crm-object-schemas", "2026-03", "schemas"],
+        ["crm-object-schemas", "v3", "schemas"],
+    ):
+        return "schemas", []
+    return None
 
 
 def _json(value: object) -> bytes:

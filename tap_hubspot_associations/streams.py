@@ -52,7 +52,63 @@ ASSOCIATION_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-class AssociationsStream(Stream):
+LABEL_SCHEMA = th.PropertiesList(
+    th.Property("from_object_type", th.StringType, required=True, description=OBJECT_TYPE),
+    th.Property("to_object_type", th.StringType, required=True, description=OBJECT_TYPE),
+    th.Property("category", th.StringType, required=True),
+    th.Property("type_id", th.IntegerType, required=True, description="Association type id"),
+    th.Property("label", th.StringType, description="Display text; null when unlabeled"),
+).to_dict()
+
+
+def associations_path(api_version: str, pair: AssociationPair, tail: str) -> str:
+    """A path of the associations API for a pair, in the configured version."""
+    from_type, to_type = quote(pair.from_type, safe=""), quote(pair.to_type, safe="")
+    if api_version == "v4":
+        return f"/crm/v4/associations/{from_type}/{to_type}/{tail}"
+    return f"/crm/associations/{api_version}/{from_type}/{to_type}/{tail}"
+
+
+class VersionedStream(Stream):
+    """A full-table stream that sends ACTIVATE_VERSION when its pass is complete.
+
+    The SDK sends it when a pass starts: a target then drops the old rows at once, and a
+    pass that dies leaves the table half empty.
+    """
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        """False to the SDK: the stream sends ACTIVATE_VERSION itself, at the end."""
+        return False
+
+    @cached_property
+    def _versioned(self) -> bool:
+        return bool(self.config.get("emit_activate_version_messages", False))
+
+    def _use_version(self, saved: int | None) -> int | None:
+        """The version of this pass: the saved one when resuming, else a new one."""
+        if not self._versioned:
+            return saved
+        self._stream_version = saved or time.time_ns() // 1_000_000
+        return self._stream_version
+
+    def _activate(self, version: int | None, *, complete: bool) -> None:
+        if version is None or not self._versioned:
+            return
+        if not complete:
+            self.logger.warning(
+                "Not activating version %d of %s: some ids failed, so the pass is incomplete "
+                "and the rows it did not read would be deleted",
+                version,
+                self.name,
+            )
+            return
+        self._write_activate_version_message(version)
+        self.logger.info("Activated version %d of %s", version, self.name)
+
+
+class AssociationsStream(VersionedStream):
     """Every association of the configured ids from one object type to another."""
 
     primary_keys = ("from_id", "to_id", "category", "type_id")
@@ -78,19 +134,14 @@ class AssociationsStream(Stream):
 
     @property
     def batch_read_path(self) -> str:
-        from_type, to_type = quote(self.pair.from_type, safe=""), quote(self.pair.to_type, safe="")
-        if self._settings.api_version == "v4":
-            return f"/crm/v4/associations/{from_type}/{to_type}/batch/read"
-        return f"/crm/associations/{self._settings.api_version}/{from_type}/{to_type}/batch/read"
+        return associations_path(self._settings.api_version, self.pair, "batch/read")
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state = self.get_context_state(context)
         ids = self.pair.ids.fingerprint()
         bookmark = self._resume_point(state.get(PROGRESS_KEY), ids)
-        if self._versioned:
-            bookmark.version = bookmark.version or time.time_ns() // 1_000_000
-            self._stream_version = bookmark.version
+        bookmark.version = self._use_version(bookmark.version)
         reader = BatchReader(
             client=self._client,
             path=self.batch_read_path,
@@ -119,35 +170,10 @@ class AssociationsStream(Stream):
             state[PROGRESS_KEY] = done.to_state()
             self._emit_state()
             progress.batch_done(done.position, reader.coverage)
-        if bookmark.version is not None and self._versioned:
-            self._activate(bookmark.version, complete=not reader.failures)
+        self._activate(bookmark.version, complete=not reader.failures)
         state.pop(PROGRESS_KEY, None)
         self.failures = reader.failures
         self.logger.info("Coverage of %s: %s", self.name, reader.coverage.summary())
-
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        """False to the SDK, which would send ACTIVATE_VERSION when a pass starts: a target
-        would then drop the old rows at once, and a pass that dies would leave the table
-        half empty. `get_records` sends it when the pass is complete instead."""
-        return False
-
-    @cached_property
-    def _versioned(self) -> bool:
-        return bool(self.config.get("emit_activate_version_messages", False))
-
-    def _activate(self, version: int, *, complete: bool) -> None:
-        if not complete:
-            self.logger.warning(
-                "Not activating version %d of %s: some ids failed, so the pass is incomplete "
-                "and the rows it did not read would be deleted",
-                version,
-                self.name,
-            )
-            return
-        self._write_activate_version_message(version)
-        self.logger.info("Activated version %d of %s", version, self.name)
 
     @override
     def _generate_record_messages(
@@ -224,3 +250,50 @@ class AssociationsStream(Stream):
         """Write STATE now: the SDK only writes it every 10,000 records and at the end."""
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+
+class AssociationLabelsStream(VersionedStream):
+    """What each association type of the selected pairs means: its category and label.
+
+    HubSpot calls `typeId` the stable key; labels are display text and get renamed, so
+    they live here once instead of in every association record.
+    """
+
+    name = "association_labels"
+    primary_keys = ("from_object_type", "to_object_type", "category", "type_id")
+    replication_key = None
+
+    def __init__(
+        self,
+        tap: TapHubSpotAssociations,
+        *,
+        pair_streams: list[AssociationsStream],
+        settings: Settings,
+        client: HubSpotClient,
+    ) -> None:
+        super().__init__(tap=tap, name=self.name, schema=LABEL_SCHEMA)
+        self._pair_streams = pair_streams
+        self._settings = settings
+        self._client = client
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        version = self._use_version(None)
+        yield from self._labels()
+        self._activate(version, complete=True)
+
+    def _labels(self) -> Iterable[dict[str, Any]]:
+        for stream in self._pair_streams:
+            if not stream.selected:
+                continue
+            pair = stream.pair
+            path = associations_path(self._settings.api_version, pair, "labels")
+            for kind in self._client.get(path, list_key="results")["results"]:
+                label = kind.get("label")
+                yield {
+                    "from_object_type": pair.from_type,
+                    "to_object_type": pair.to_type,
+                    "category": str(kind["category"]),
+                    "type_id": int(kind["typeId"]),
+                    "label": None if label is None else str(label),
+                }

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
@@ -27,9 +27,10 @@ from tap_hubspot_associations.client import (
     StaticToken,
 )
 from tap_hubspot_associations.errors import ConfigError, IncompleteSyncError, TapError
+from tap_hubspot_associations.object_types import ObjectTypes
 from tap_hubspot_associations.progress import coverage_table
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, Settings
-from tap_hubspot_associations.streams import AssociationsStream
+from tap_hubspot_associations.streams import AssociationLabelsStream, AssociationsStream
 from tap_hubspot_associations.writer import RecordBufferingWriter
 
 if sys.version_info >= (3, 12):
@@ -94,11 +95,15 @@ class TapHubSpotAssociations(Tap):
         )
 
     @override
-    def discover_streams(self) -> list[AssociationsStream]:
-        return [
+    def discover_streams(self) -> list[Stream]:
+        pairs = [
             AssociationsStream(self, pair=pair, settings=self.settings, client=self.client)
             for pair in self.settings.pairs
         ]
+        labels = AssociationLabelsStream(
+            self, pair_streams=pairs, settings=self.settings, client=self.client
+        )
+        return [*pairs, labels]
 
     @override  # type: ignore[misc]  # sync_all is final, but the SDK has no end-of-run hook
     def sync_all(self) -> None:
@@ -106,7 +111,10 @@ class TapHubSpotAssociations(Tap):
         streams = [
             s for s in self.streams.values() if isinstance(s, AssociationsStream) and s.selected
         ]
+        types = ObjectTypes(self.client, self.settings.api_version)
         for stream in streams:
+            for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
+                types.type_id(given, setting=f"{stream.pair.ids.setting}.{end}")
             if stream.pair.ids.validate() == 0:
                 self.logger.warning(
                     "%s lists no ids: %s reads nothing", stream.pair.ids.setting, stream.name

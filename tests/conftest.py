@@ -23,6 +23,7 @@ CLIENT_SECRET = "client-secret-never-printed"
 REFRESH_TOKEN = "refresh-token-never-printed"
 SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
 RUN_TIMEOUT = 120
+LABELS_STREAM = "association_labels"
 CAPTURED_OUTPUT: list[str] = []
 """Everything every tap run of the session printed, for the suite-wide secret scan."""
 ISSUED_TOKENS: set[str] = set()
@@ -44,10 +45,12 @@ class TapRun:
         return parse_messages(self.stdout)
 
     def records(self, stream: str | None = None) -> list[dict[str, Any]]:
+        """Records of one stream, or of every association stream."""
         return [
             m["record"]
             for m in self.messages
-            if m["type"] == "RECORD" and (stream is None or m["stream"] == stream)
+            if m["type"] == "RECORD"
+            and (m["stream"] == stream if stream else m["stream"] != LABELS_STREAM)
         ]
 
     def record_set(self, stream: str | None = None) -> set[TruthRecord]:
@@ -75,6 +78,20 @@ def as_truth(record: dict[str, Any]) -> TruthRecord:
         record["type_id"],
         record["label"],
     )
+
+
+def association_records(messages: list[dict[str, Any]]) -> list[TruthRecord]:
+    """The association records among Singer messages, as truth tuples."""
+    return [
+        as_truth(m["record"])
+        for m in messages
+        if m["type"] == "RECORD" and m["stream"] != LABELS_STREAM
+    ]
+
+
+def batch_reads(emulator: Emulator) -> int:
+    """How many batch read requests the emulator received."""
+    return sum(n for path, n in emulator.stats.requests.items() if path.endswith("/batch/read"))
 
 
 def parse_messages(stdout: str) -> list[dict[str, Any]]:

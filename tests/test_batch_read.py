@@ -132,7 +132,10 @@ def test_legacy_v4_paths(start_emulator, run_tap) -> None:
     run = run_tap(config_for(emulator, pairs, api_version="v4"), emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert run.record_set() == truth_of(account, pairs)
-    assert set(emulator.stats.requests) == {"/crm/v4/associations/0-3/0-1/batch/read"}
+    assert set(emulator.stats.requests) == {
+        "/crm/v4/associations/0-3/0-1/batch/read",
+        "/crm/v4/associations/0-3/0-1/labels",
+    }
 
 
 def test_the_default_batch_is_hubspots_limit_of_1000(start_emulator, run_tap) -> None:

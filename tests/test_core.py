@@ -49,6 +49,7 @@ def test_primary_keys_are_unique_and_output_is_exact(run_tap) -> None:
 def test_stream_names_follow_the_configured_types() -> None:
     tap = TapHubSpotAssociations(config=CONFIG, parse_env_config=False)
     assert sorted(tap.streams) == [
+        "association_labels",
         "contacts_to_companies",
         "deals_to_0_1",
         "p4242_cars_to_contacts",
@@ -84,3 +85,20 @@ def test_records_carry_the_time_they_were_extracted(run_tap) -> None:
     assert run.returncode == 0, run.stderr
     stamps = [m["time_extracted"] for m in run.messages if m["type"] == "RECORD"]
     assert stamps and all(datetime.fromisoformat(s).tzinfo is not None for s in stamps)
+
+
+def test_association_labels_of_every_selected_pair(run_tap) -> None:
+    run = run_tap(CONFIG)
+    assert run.returncode == 0, run.stderr
+    labels = run.records("association_labels")
+    keys = Counter(
+        (r["from_object_type"], r["to_object_type"], r["category"], r["type_id"]) for r in labels
+    )
+    assert max(keys.values()) == 1
+    expected = {
+        (from_type, to_type, category, type_id, label)
+        for from_type, to_type in PAIRS
+        for category, type_id, label in ACCOUNT.labels(from_type, to_type)
+    }
+    assert {tuple(r.values()) for r in labels} == expected
+    assert any(r["label"] is None for r in labels) and any(r["label"] for r in labels)

@@ -12,6 +12,7 @@ from tests.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
+    batch_reads,
     config_for,
     seeded_account,
     truth_of,
@@ -174,7 +175,7 @@ def test_persistent_server_errors_give_up_after_bounded_retries(start_emulator, 
     emulator = start_emulator(account, faults=Faults(server_error=1.0))
     run = run_tap(config_for(emulator, pairs, max_retries=2), emulator=emulator)
     assert run.returncode == 1
-    assert sum(emulator.stats.requests.values()) == 3
+    assert batch_reads(emulator) == 3
     assert "still failing after 2 retries" in run.error_lines()[-1]
     assert "Traceback" not in run.stderr
 
@@ -204,13 +205,30 @@ def test_missing_scopes_are_named(start_emulator, run_tap) -> None:
 
 
 def test_bad_request_shows_hubspots_message_and_correlation_id(start_emulator, run_tap) -> None:
-    account, _ = seeded_account({("contacts", "companies"): 5})
-    emulator = start_emulator(account)
-    run = run_tap(config_for(emulator, {("contact", "companies"): [1, 2]}), emulator=emulator)
+    account, pairs = seeded_account({("contacts", "companies"): 5})
+    emulator = start_emulator(account, faults=Faults(script=("bad_request",)))
+    run = run_tap(config_for(emulator, pairs), emulator=emulator)
     assert run.returncode == 1
     last = run.error_lines()[-1]
-    assert "(400)" in last and "Unable to infer object type from: contact" in last
+    assert "(400)" in last and "Invalid input JSON on line 1" in last
     assert "correlation id" in last
+    assert batch_reads(emulator) == 1
+
+
+def test_an_unknown_object_type_is_named_with_the_nearest_one(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 5, ("p4242_cars", "deals"): 5})
+    emulator = start_emulator(account)
+    for wrong, nearest in (("contact", "contacts"), ("p4242_car", "p4242_cars")):
+        config = config_for(emulator, {**pairs, ("deals", wrong): [1, 2]})
+        run = run_tap(config, emulator=emulator)
+        assert run.returncode == 1
+        assert run.error_lines()[-1].endswith(
+            f"associations[2].to: {wrong!r} is not an object type of this account; "
+            f"did you mean {nearest!r}?"
+        )
+        assert not any(m["type"] == "RECORD" for m in run.messages)
+    config = config_for(emulator, {("2-4242", "0-3"): [1], ("p4242_cars", "deals"): [2]})
+    assert run_tap(config, emulator=emulator).returncode == 0
 
 
 def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> None:

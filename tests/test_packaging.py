@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clean_env, config_for, parse_messages, seeded_account, truth_of
+from tests.conftest import (
+    association_records,
+    clean_env,
+    config_for,
+    parse_messages,
+    seeded_account,
+    truth_of,
+)
 from tests.pipelines import ROOT
 
 VERSION = version("tap-hubspot-associations")
@@ -64,7 +71,4 @@ def test_built_package_installs_and_runs(kind, dist, tmp_path, start_emulator) -
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    records = {
-        tuple(m["record"].values()) for m in parse_messages(run.stdout) if m["type"] == "RECORD"
-    }
-    assert records == truth_of(account, pairs)
+    assert set(association_records(parse_messages(run.stdout))) == truth_of(account, pairs)

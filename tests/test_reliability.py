@@ -16,8 +16,9 @@ from tests.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
-    as_truth,
     assert_no_secrets,
+    association_records,
+    batch_reads,
     config_for,
     run_and_kill,
     seeded_account,
@@ -85,7 +86,7 @@ def test_killed_at_random_points_and_resumed_each_time(start_emulator, tmp_path:
         messages, killed = run_and_kill(
             tap_command(config_path, state_path), after_states(kill_after)
         )
-        records += [as_truth(m["record"]) for m in messages if m["type"] == "RECORD"]
+        records += association_records(messages)
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         state = states[-1] if states else state
         if not killed:
@@ -264,7 +265,7 @@ def test_endless_broken_answers_end_in_a_clear_error(start_emulator, run_tap) ->
         "still failing after 3 retries: 207 response is not the expected JSON"
         in (run.error_lines()[-1])
     )
-    assert sum(emulator.stats.requests.values()) == 4
+    assert batch_reads(emulator) == 4
 
 
 def test_a_server_that_never_answers_ends_in_a_clear_error(start_emulator, run_tap) -> None:

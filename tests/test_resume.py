@@ -15,8 +15,8 @@ from tap_hubspot_associations.emulator import Faults
 from tests.conftest import (
     CAPTURED_OUTPUT,
     RUN_TIMEOUT,
-    as_truth,
     assert_no_secrets,
+    association_records,
     clean_env,
     config_for,
     run_and_kill,
@@ -118,8 +118,8 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tm
     assert "Resuming contacts_to_companies" in resumed.stderr
     second = [json.loads(line) for line in resumed.stdout.splitlines()]
 
-    records_first = [as_truth(m["record"]) for m in first if m["type"] == "RECORD"]
-    records_second = [as_truth(m["record"]) for m in second if m["type"] == "RECORD"]
+    records_first = association_records(first)
+    records_second = association_records(second)
     truth = truth_of(account, pairs)
     assert set(records_first) | set(records_second) == truth
     assert set(records_first) != truth, "the first run was not interrupted"

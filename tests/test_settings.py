@@ -125,7 +125,6 @@ def test_about_marks_every_credential_secret(run_tap) -> None:
     settings = json.loads(run.stdout)["settings"]["properties"]
     secret = {name for name, schema in settings.items() if schema.get("secret")}
     assert secret == {"access_token", "client_secret", "refresh_token"}
-    assert "emit_activate_version_messages" not in settings
 
 
 @pytest.mark.parametrize(

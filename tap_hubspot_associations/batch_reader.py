@@ -14,7 +14,7 @@ import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import backoff
 
 from tap_hubspot_associations.client import BadRequest, HubSpotClient
+from tap_hubspot_associations.ids import Ids
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 BOOKMARK_FORMAT = 1
@@ -65,6 +66,8 @@ class Bookmark:
     """Fingerprint of the id list the position counts in."""
     version: int | None = None
     """The table version of the pass, kept across resumes until it is activated."""
+    source: dict[str, Any] = field(default_factory=dict)
+    """What the id source needs to find `position` again (a list cursor)."""
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class Bookmark:
             "version": self.version,
             "position": self.position,
             "pending": self.pending,
+            "source": self.source,
         }
 
     @classmethod
@@ -85,12 +89,13 @@ class Bookmark:
             return None
         if not all(after is None or isinstance(after, str) for after in pending.values()):
             return None
-        ids, version = value.get("ids"), value.get("version")
+        ids, version, source = value.get("ids"), value.get("version"), value.get("source")
         return cls(
             position=position,
             pending={str(k): v for k, v in pending.items()},
             ids=ids if isinstance(ids, str) else None,
             version=version if isinstance(version, int) else None,
+            source=dict(source) if isinstance(source, Mapping) else {},
         )
 
 
@@ -123,7 +128,7 @@ class BatchReader:
         path: str,
         from_type: str,
         to_type: str,
-        ids: Iterable[str],
+        ids: Ids,
         batch_size: int,
         bookmark: Bookmark,
         max_id_attempts: int,
@@ -134,7 +139,8 @@ class BatchReader:
         self._path = path
         self._from_type = from_type
         self._to_type = to_type
-        self._fresh = itertools.islice(ids, bookmark.position, None)
+        self._ids = ids
+        self._fresh = ids.read_from(bookmark.position, bookmark.source)
         self._batch_size = batch_size
         self._consumed = bookmark.position
         self._queued = {
@@ -168,6 +174,7 @@ class BatchReader:
             pending=pending,
             ids=self._ids_fingerprint,
             version=self._version,
+            source=self._ids.resume_at(self._completed_position),
         )
 
     def batches(self) -> Iterator[list[Record]]:

@@ -1,15 +1,46 @@
-"""Where the record ids of a pair come from: an inline list or a file read line by line."""
+"""Where the record ids of a pair come from: an inline list, a file read line by line, or
+HubSpot's list of every record of the `from` type, read page by page."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urlencode
 
-from tap_hubspot_associations.errors import ConfigError
+from tap_hubspot_associations.errors import ConfigError, HubSpotError
+
+if TYPE_CHECKING:
+    from tap_hubspot_associations.client import HubSpotClient
 
 _RECORD_ID = re.compile(r"[0-9]{1,20}")
+LIST_PAGE_SIZE = 100
+
+
+class Ids(Protocol):
+    """The ordered ids of one pair, and how to find a position among them again."""
+
+    setting: str
+
+    def validate(self) -> int | None:
+        """Check the ids before anything is read; how many there are, if known."""
+        ...
+
+    def fingerprint(self) -> str:
+        """What saved progress must match to be resumed with these ids."""
+        ...
+
+    def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
+        """The ids from `position` on; `resume` is what `resume_at` said of it."""
+        ...
+
+    def resume_at(self, position: int) -> dict[str, Any]:
+        """What a later run needs, beyond `position`, to read from there."""
+        ...
 
 
 class IdSource:
@@ -36,6 +67,12 @@ class IdSource:
         self.fingerprint()
         assert self._count is not None
         return self._count
+
+    def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
+        return itertools.islice(iter(self), position, None)
+
+    def resume_at(self, position: int) -> dict[str, Any]:
+        return {}
 
     def fingerprint(self) -> str:
         """A digest of the whole list: saved progress counts positions in this list only."""
@@ -77,3 +114,64 @@ class IdSource:
                 f"{where}: {shown} is not a HubSpot record id (up to 20 decimal digits)"
             )
         return text
+
+
+class ListedIds:
+    """Every id of an object type, listed by HubSpot 100 at a time as batches need them.
+
+    Listing pages by an `after` cursor: the cursor of the page holding a position is kept
+    until the bookmark passes that page, so an interrupted pass resumes its listing too.
+    """
+
+    def __init__(
+        self, *, setting: str, object_type: str, client: HubSpotClient, api_version: str
+    ) -> None:
+        self.setting = setting
+        self._object_type = object_type
+        escaped = quote(object_type, safe="")
+        self._path = (
+            f"/crm/v3/objects/{escaped}"
+            if api_version == "v4"
+            else f"/crm/objects/{api_version}/{escaped}"
+        )
+        self._client = client
+        self._pages: deque[tuple[int, str | None]] = deque()
+
+    def validate(self) -> None:
+        return None
+
+    def fingerprint(self) -> str:
+        return f"list:{self._object_type}"
+
+    def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
+        start, after = resume.get("list_start"), resume.get("list_after")
+        if not (isinstance(start, int) and 0 <= start <= position and isinstance(after, str)):
+            start, after = 0, None
+        index = start
+        while True:
+            self._pages.append((index, after))
+            query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
+            if after is not None:
+                query["after"] = after
+            body = self._client.get(f"{self._path}?{urlencode(query)}", list_key="results")
+            for result in body["results"]:
+                id_ = str(result.get("id", "")) if isinstance(result, dict) else ""
+                if not _RECORD_ID.fullmatch(id_):
+                    raise HubSpotError(
+                        f"listing {self._object_type} returned {id_[:40]!r}, not a record id"
+                    )
+                if index >= position:
+                    yield id_
+                index += 1
+            paging = body.get("paging") or {}
+            after = (paging.get("next") or {}).get("after")
+            if not after:
+                return
+
+    def resume_at(self, position: int) -> dict[str, Any]:
+        while len(self._pages) > 1 and self._pages[1][0] <= position:
+            self._pages.popleft()
+        if not self._pages:
+            return {}
+        start, after = self._pages[0]
+        return {} if after is None else {"list_start": start, "list_after": after}

@@ -112,9 +112,11 @@ CONFIG_SCHEMA = th.PropertiesList(
 class AssociationPair:
     """One configured pair of object types and where its ids come from."""
 
+    setting: str
     from_type: str
     to_type: str
-    ids: IdSource
+    ids: IdSource | None
+    """None: every record of the `from` type, listed from HubSpot."""
 
     @property
     def stream_name(self) -> str:
@@ -217,14 +219,10 @@ def _pairs(value: object) -> tuple[AssociationPair, ...]:
         ids, ids_file = item.get("ids"), item.get("ids_file")
         if ids is not None and ids_file is not None:
             raise ConfigError(f"{setting}: set `ids` or `ids_file`, not both")
-        if ids is None and ids_file is None:
-            raise ConfigError(
-                f"{setting} ({from_type} -> {to_type}): set `ids` or `ids_file`; reading every "
-                "id of a type is not supported yet"
-            )
-        pair = AssociationPair(
-            from_type, to_type, IdSource(setting=setting, ids=ids, ids_file=ids_file)
-        )
+        source = None
+        if ids is not None or ids_file is not None:
+            source = IdSource(setting=setting, ids=ids, ids_file=ids_file)
+        pair = AssociationPair(setting, from_type, to_type, source)
         if pair.stream_name in names:
             raise ConfigError(
                 f"{setting} gives the stream name {pair.stream_name!r} that "

@@ -17,6 +17,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
 from tap_hubspot_associations.batch_reader import BatchReader, Bookmark, Coverage
+from tap_hubspot_associations.ids import Ids, ListedIds
 from tap_hubspot_associations.progress import ProgressReporter
 
 if sys.version_info >= (3, 12):
@@ -126,6 +127,12 @@ class AssociationsStream(VersionedStream):
     ) -> None:
         super().__init__(tap=tap, name=pair.stream_name, schema=ASSOCIATION_SCHEMA)
         self.pair = pair
+        self.ids: Ids = pair.ids or ListedIds(
+            setting=pair.setting,
+            object_type=pair.from_type,
+            client=client,
+            api_version=settings.api_version,
+        )
         self._settings = settings
         self._client = client
         self.coverage = Coverage()
@@ -139,7 +146,7 @@ class AssociationsStream(VersionedStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state = self.get_context_state(context)
-        ids = self.pair.ids.fingerprint()
+        ids = self.ids.fingerprint()
         bookmark = self._resume_point(state.get(PROGRESS_KEY), ids)
         bookmark.version = self._use_version(bookmark.version)
         reader = BatchReader(
@@ -147,7 +154,7 @@ class AssociationsStream(VersionedStream):
             path=self.batch_read_path,
             from_type=self.pair.from_type,
             to_type=self.pair.to_type,
-            ids=self.pair.ids,
+            ids=self.ids,
             batch_size=self._settings.batch_size,
             bookmark=bookmark,
             max_id_attempts=self._settings.max_retries + 1,
@@ -157,7 +164,7 @@ class AssociationsStream(VersionedStream):
         self.coverage = reader.coverage
         progress = ProgressReporter(
             stream=self.name,
-            total_ids=self.pair.ids.validate(),
+            total_ids=self.ids.validate(),
             start_position=bookmark.position,
             stats=self._client.stats,
             interval=self._settings.progress_interval,

@@ -114,10 +114,10 @@ class TapHubSpotAssociations(Tap):
         types = ObjectTypes(self.client, self.settings.api_version)
         for stream in streams:
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
-                types.type_id(given, setting=f"{stream.pair.ids.setting}.{end}")
-            if stream.pair.ids.validate() == 0:
+                types.type_id(given, setting=f"{stream.pair.setting}.{end}")
+            if stream.ids.validate() == 0:
                 self.logger.warning(
-                    "%s lists no ids: %s reads nothing", stream.pair.ids.setting, stream.name
+                    "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
                 )
         super().sync_all()
         if streams:

@@ -33,7 +33,6 @@ def with_pair(**changes: object) -> dict:
 
 BAD_SETTINGS = {
     "both ids and ids_file": (with_pair(ids_file="ids.txt"), "associations[0]: set `ids` or"),
-    "neither ids nor ids_file": (with_pair(ids=None), "associations[0] (contacts -> companies)"),
     "no credentials": (
         {"api_url": "http://127.0.0.1:9", "associations": [PAIR]},
         "no credentials",
@@ -138,7 +137,7 @@ def test_about_marks_every_credential_secret(run_tap) -> None:
 )
 def test_stream_names(from_type: str, to_type: str, name: str) -> None:
     source = IdSource(setting="associations[0]", ids=[], ids_file=None)
-    assert AssociationPair(from_type, to_type, source).stream_name == name
+    assert AssociationPair("associations[0]", from_type, to_type, source).stream_name == name
 
 
 def test_oauth_secrets_never_reach_the_output(start_emulator, run_tap) -> None:

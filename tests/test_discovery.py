@@ -1,0 +1,82 @@
+"""Pairs without id lists: every id of the `from` type, listed from HubSpot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tap_hubspot_associations.emulator import Account, Faults
+from tests.conftest import (
+    association_records,
+    config_for,
+    run_and_kill,
+    seeded_account,
+    tap_command,
+)
+
+LISTED = 1_250
+
+
+def account_with_objects() -> tuple[Account, list[int]]:
+    """Contacts with associations to companies, and as many again without any."""
+    account, pairs = seeded_account({("contacts", "companies"): LISTED // 2})
+    ids = pairs[("contacts", "companies")]
+    lonely = range(10**12, 10**12 + LISTED - len(ids))
+    account.add_objects("contacts", lonely)
+    return account, [*ids, *lonely]
+
+
+def discovery_config(emulator, **settings) -> dict:
+    config = config_for(emulator, {}, batch_size=200, **settings)
+    config["associations"] = [{"from": "contacts", "to": "companies"}]
+    return config
+
+
+def list_requests(emulator, path: str = "/crm/objects/2026-03/contacts") -> int:
+    return emulator.stats.requests[path]
+
+
+def test_every_id_of_the_type_is_listed_and_read(start_emulator, run_tap) -> None:
+    account, ids = account_with_objects()
+    emulator = start_emulator(account, page_size=4)
+    run = run_tap(discovery_config(emulator), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == account.truth("contacts", "companies", ids)
+    assert list_requests(emulator) == -(-LISTED // 100)
+    first_reads = [i for b in emulator.stats.batches for i, after in b if after is None]
+    assert sorted(first_reads) == sorted(map(str, ids))
+
+
+def test_legacy_paths_list_through_crm_v3(start_emulator, run_tap) -> None:
+    account, ids = account_with_objects()
+    emulator = start_emulator(account, page_size=4)
+    run = run_tap(discovery_config(emulator, api_version="v4"), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == account.truth("contacts", "companies", ids)
+    assert list_requests(emulator, "/crm/v3/objects/contacts") == -(-LISTED // 100)
+
+
+def test_an_interrupted_discovery_resumes_its_listing(start_emulator, tmp_path: Path) -> None:
+    account, ids = account_with_objects()
+    emulator = start_emulator(account, page_size=4, faults=Faults(latency_seconds=0.02))
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(discovery_config(emulator, max_concurrency=2)))
+
+    def mid_listing(message: dict) -> bool:
+        progress = message.get("value", {}).get("bookmarks", {}).get("contacts_to_companies", {})
+        return progress.get("progress", {}).get("position", 0) >= 600
+
+    first, killed = run_and_kill(tap_command(config_path), mid_listing)
+    assert killed
+    state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    saved = state["bookmarks"]["contacts_to_companies"]["progress"]
+    assert saved["source"]["list_after"] and saved["source"]["list_start"] <= saved["position"]
+    listed_before = list_requests(emulator)
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(state))
+    second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
+    assert not killed
+    records = set(association_records(first)) | set(association_records(second))
+    assert records == account.truth("contacts", "companies", ids)
+    listed_again = list_requests(emulator) - listed_before
+    assert listed_again == -(-(LISTED - saved["source"]["list_start"]) // 100)

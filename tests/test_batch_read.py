@@ -144,7 +144,7 @@ def test_the_default_batch_is_hubspots_limit_of_1000(start_emulator, run_tap) ->
     config = config_for(emulator, pairs)
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
-    assert [len(batch) for batch in emulator.stats.batches] == [1000, 1000, 500]
+    assert sorted(len(batch) for batch in emulator.stats.batches) == [500, 1000, 1000]
     assert run.record_set() == truth_of(account, pairs)
 
 

@@ -25,6 +25,25 @@ STANDARD_TYPES = {
 }
 
 
+COMMON_PAIRS = (
+    ("contacts", "companies"),
+    ("companies", "contacts"),
+    ("deals", "contacts"),
+    ("deals", "companies"),
+    ("deals", "line_items"),
+    ("tickets", "contacts"),
+    ("tickets", "companies"),
+    ("tickets", "deals"),
+    ("quotes", "deals"),
+    ("calls", "contacts"),
+    ("emails", "contacts"),
+    ("meetings", "contacts"),
+    ("notes", "contacts"),
+    ("tasks", "contacts"),
+)
+"""Pairs offered for selection when the `associations` setting names none."""
+
+
 @dataclass(frozen=True)
 class CustomType:
     type_id: str
@@ -54,6 +73,12 @@ class ObjectTypes:
         nearest = difflib.get_close_matches(given.lower(), known, n=1, cutoff=0.6)
         hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
         raise ConfigError(f"{setting}: {given!r} is not an object type of this account{hint}")
+
+    def name_of(self, type_id: str) -> str:
+        """The name to use for a type id: the standard name, or the custom one."""
+        standard = {v: k for k, v in STANDARD_TYPES.items()}
+        custom = {c.type_id: c.fully_qualified_name for c in self.custom()}
+        return standard.get(type_id) or custom.get(type_id) or type_id
 
     def custom(self) -> list[CustomType]:
         """The account's custom object types (needs scope crm.schemas.custom.read)."""

@@ -203,11 +203,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def _pairs(value: object) -> tuple[AssociationPair, ...]:
+    """The configured pairs; none means the tap offers the common ones for selection."""
     if not value:
-        raise ConfigError(
-            "associations is empty: list at least one pair such as "
-            '{"from": "contacts", "to": "companies", "ids_file": "contact_ids.txt"}'
-        )
+        return ()
     assert isinstance(value, list)
     pairs: list[AssociationPair] = []
     names: dict[str, str] = {}

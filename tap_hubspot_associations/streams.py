@@ -124,7 +124,9 @@ class AssociationsStream(VersionedStream):
         pair: AssociationPair,
         settings: Settings,
         client: HubSpotClient,
+        selected_by_default: bool = True,
     ) -> None:
+        self.selected_by_default = selected_by_default
         super().__init__(tap=tap, name=pair.stream_name, schema=ASSOCIATION_SCHEMA)
         self.pair = pair
         self.ids: Ids = pair.ids or ListedIds(

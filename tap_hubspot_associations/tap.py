@@ -26,10 +26,15 @@ from tap_hubspot_associations.client import (
     RateBudget,
     StaticToken,
 )
-from tap_hubspot_associations.errors import ConfigError, IncompleteSyncError, TapError
-from tap_hubspot_associations.object_types import ObjectTypes
+from tap_hubspot_associations.errors import (
+    ConfigError,
+    HubSpotError,
+    IncompleteSyncError,
+    TapError,
+)
+from tap_hubspot_associations.object_types import COMMON_PAIRS, ObjectTypes
 from tap_hubspot_associations.progress import coverage_table
-from tap_hubspot_associations.settings import CONFIG_SCHEMA, Settings
+from tap_hubspot_associations.settings import CONFIG_SCHEMA, AssociationPair, Settings
 from tap_hubspot_associations.streams import AssociationLabelsStream, AssociationsStream
 from tap_hubspot_associations.writer import RecordBufferingWriter
 
@@ -96,14 +101,36 @@ class TapHubSpotAssociations(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
+        configured = bool(self.settings.pairs)
         pairs = [
-            AssociationsStream(self, pair=pair, settings=self.settings, client=self.client)
-            for pair in self.settings.pairs
+            AssociationsStream(
+                self,
+                pair=pair,
+                settings=self.settings,
+                client=self.client,
+                selected_by_default=configured,
+            )
+            for pair in self.settings.pairs or self._offered_pairs()
         ]
         labels = AssociationLabelsStream(
             self, pair_streams=pairs, settings=self.settings, client=self.client
         )
         return [*pairs, labels]
+
+    def _offered_pairs(self) -> list[AssociationPair]:
+        """With no pairs configured: the common ones and those of custom object schemas,
+        each reading every id of its `from` type, none selected until the catalog says."""
+        offered = list(COMMON_PAIRS)
+        types = ObjectTypes(self.client, self.settings.api_version)
+        try:
+            offered += [
+                (custom.fully_qualified_name, types.name_of(to_id))
+                for custom in types.custom()
+                for to_id in custom.associated_type_ids
+            ]
+        except HubSpotError as exc:
+            self.logger.warning("Custom object pairs are not offered: %s", exc)
+        return [AssociationPair(f"offered pair {f} -> {t}", f, t, None) for f, t in offered]
 
     @override  # type: ignore[misc]  # sync_all is final, but the SDK has no end-of-run hook
     def sync_all(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from tap_hubspot_associations.emulator import Account, Faults
 from tests.conftest import (
     association_records,
+    batch_reads,
     config_for,
     run_and_kill,
     seeded_account,
@@ -80,3 +81,47 @@ def test_an_interrupted_discovery_resumes_its_listing(start_emulator, tmp_path: 
     assert records == account.truth("contacts", "companies", ids)
     listed_again = list_requests(emulator) - listed_before
     assert listed_again == -(-(LISTED - saved["source"]["list_start"]) // 100)
+
+
+def test_without_pairs_the_catalog_offers_common_and_custom_ones(start_emulator, run_tap, tmp_path):
+    account, pairs = seeded_account({("contacts", "companies"): 150, ("p4242_cars", "0-1"): 40})
+    emulator = start_emulator(account, page_size=4)
+    config = config_for(emulator, {})
+    del config["associations"]
+    discovered = json.loads(run_tap(config, args=["--discover"]).stdout)
+    entries = {entry["tap_stream_id"]: entry for entry in discovered["streams"]}
+    assert {
+        "contacts_to_companies",
+        "tickets_to_contacts",
+        "p4242_cars_to_contacts",
+        "association_labels",
+    } <= set(entries)
+    root = next(m for m in entries["tickets_to_contacts"]["metadata"] if m["breadcrumb"] == [])
+    assert root["metadata"]["selected-by-default"] is False
+
+    for name, entry in entries.items():
+        selected = name in ("contacts_to_companies", "p4242_cars_to_contacts", "association_labels")
+        root = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
+        root["metadata"]["selected"] = selected
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(discovered))
+    run = run_tap(config, args=["--catalog", str(catalog)])
+    assert run.returncode == 0, run.stderr
+    expected = account.truth("contacts", "companies", pairs[("contacts", "companies")])
+    expected |= account.truth("p4242_cars", "contacts", pairs[("p4242_cars", "0-1")])
+    assert run.record_set() == expected
+    read = {path for path in emulator.stats.requests if path.endswith("/batch/read")}
+    assert read == {
+        "/crm/associations/2026-03/contacts/companies/batch/read",
+        "/crm/associations/2026-03/p4242_cars/contacts/batch/read",
+    }
+
+
+def test_without_pairs_or_catalog_nothing_is_read(start_emulator, run_tap) -> None:
+    account, _ = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account)
+    config = config_for(emulator, {})
+    del config["associations"]
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert not run.records() and batch_reads(emulator) == 0

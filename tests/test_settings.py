@@ -55,7 +55,6 @@ BAD_SETTINGS = {
     "api_url with a path": ({**with_pair(), "api_url": "https://x.example/crm"}, "no path"),
     "api_url without a scheme": ({**with_pair(), "api_url": "api.hubapi.com"}, "api_url"),
     "unknown api_version": ({**with_pair(), "api_version": "v3"}, "config['api_version']"),
-    "no associations": ({"access_token": TOKEN, "associations": []}, "associations is empty"),
     "two pairs with one stream name": (
         {"access_token": TOKEN, "associations": [PAIR, {**PAIR, "from": "Contacts"}]},
         "stream name 'contacts_to_companies'",

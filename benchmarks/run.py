@@ -247,9 +247,49 @@ def memory(workdir: Path) -> None:
         )
 
 
+# Discovery ------------------------------------------------------------------------------
+
+DISCOVERY_PER_10S = 190
+
+
+def discovery_account(count: int, latency: float) -> Callable[[], tuple[Account, dict[str, Any]]]:
+    def build() -> tuple[Account, dict[str, Any]]:
+        account = seeded(count // 10, max_targets=3)
+        account.add_objects("contacts", range(10**12, 10**12 + count - count // 10))
+        return account, {
+            "faults": Faults(latency_seconds=latency, latency_spread=0.3),
+            "rate_limit": RateLimit(max_requests=DISCOVERY_PER_10S, interval_ms=10_000),
+        }
+
+    return build
+
+
+def discovery(workdir: Path) -> None:
+    # Per 1,000 ids: 10 list requests of 100 ids and one batch read.
+    ceiling = DISCOVERY_PER_10S / 10 * 1000 / 11
+    print(
+        f"Discovery: every contact's companies, ids listed 100 a page, "
+        f"{DISCOVERY_PER_10S} requests per 10 s (ceiling {ceiling:,.0f} ids/s)"
+    )
+    for latency, count in ((0.05, 60_000), (0.4, 4_000)):
+        emulator = EmulatorProcess(discovery_account(count, latency))
+        settings = {
+            "max_requests_per_10s": DISCOVERY_PER_10S,
+            "associations": [{"from": "contacts", "to": "companies"}],
+        }
+        run_tap({**config(emulator.url, workdir / "unused"), **settings}, workdir)
+        stats = emulator.finish()
+        span = stats["last"] - stats["first"]
+        print(
+            f"  {latency * 1000:4.0f} ms latency  {count / span:7,.0f} ids/s = "
+            f"{count / span / ceiling:.2f} of the ceiling ({count:,} ids in {span:.1f} s, "
+            f"{stats['requests']} requests, 429s: {stats['statuses'].get(429, 0)})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("rate", "cpu", "memory"))
+    parser.add_argument("--only", choices=("rate", "cpu", "memory", "discovery"))
     parser.add_argument("--window-ms", type=int, default=10_000, help="rate-limit window")
     parser.add_argument("--windows", type=int, default=4, help="windows the rate run spans")
     args = parser.parse_args()
@@ -261,6 +301,8 @@ def main() -> None:
             cpu(workdir)
         if args.only in (None, "memory"):
             memory(workdir)
+        if args.only in (None, "discovery"):
+            discovery(workdir)
 
 
 if __name__ == "__main__":

@@ -282,9 +282,11 @@ class HubSpotClient:
         """
         return self._send("POST", path, body, list_key, cancel or threading.Event())
 
-    def get(self, path: str, *, list_key: str) -> dict[str, Any]:
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
         """GET `path` (query included); the answer must hold a list at `list_key`."""
-        return self._send("GET", path, None, list_key, threading.Event())
+        return self._send("GET", path, None, list_key, cancel or threading.Event())
 
     def _send(
         self,

@@ -141,7 +141,7 @@ class Account:
 
 @dataclass
 class Faults:
-    """Failures and latency the emulator injects into batch reads.
+    """Failures the emulator injects into batch reads, and latency of every API call.
 
     `script` names the faults of the first batch requests, one each, in order: "none",
     failures ("server_error", "locked", "migrating", "html_502", "stall", "reset",
@@ -218,6 +218,7 @@ class Emulator:
         self._window: deque[float] = deque()
         self._daily_used = 0
         self._scripted = 0
+        self._listing: dict[str, list[int]] = {}
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -274,6 +275,7 @@ class Emulator:
         limited, rate_headers = self._rate_limited()
         if limited is not None:
             return limited
+        self._wait_latency()
         if unknown is not None:
             reply = _error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {unknown}")
         elif kind == "batch_read":
@@ -292,7 +294,7 @@ class Emulator:
 
     def _list(self, object_type: str, query: dict[str, list[str]]) -> _Reply:
         limit = min(int(query.get("limit", ["10"])[0]), 100)
-        ids = sorted(self.account.objects.get(self.account.type_id(object_type) or "", ()))
+        ids = self._sorted_objects(self.account.type_id(object_type) or "")
         start = 0
         if "after" in query:
             try:
@@ -310,6 +312,15 @@ class Emulator:
             after = base64.b64encode(str(start + limit).encode()).decode()
             body["paging"] = {"next": {"after": after, "link": "?after=" + after}}
         return _Reply(200, body=_json(body))
+
+    def _sorted_objects(self, type_id: str) -> list[int]:
+        """The records of a type in id order (sorted again only when their number changed)."""
+        objects = self.account.objects.get(type_id, set())
+        with self._lock:
+            cached = self._listing.get(type_id)
+            if cached is None or len(cached) != len(objects):
+                cached = self._listing[type_id] = sorted(objects)
+        return cached
 
     def _labels(self, from_type: str, to_type: str) -> _Reply:
         kinds = sorted(self.account.labels(from_type, to_type), key=lambda k: (k[0], k[1]))
@@ -497,13 +508,16 @@ class Emulator:
         )
         return next((kind for kind, rate in rates if self._chance(rate)), "none")
 
-    def _fault(self, kind: str) -> _Reply | None:
+    def _wait_latency(self) -> None:
         faults = self.faults
         if faults.latency_seconds:
             spread = faults.latency_spread
             with self._lock:
                 factor = self._rng.uniform(1 - spread, 1 + spread)
             time.sleep(faults.latency_seconds * factor)
+
+    def _fault(self, kind: str) -> _Reply | None:
+        faults = self.faults
         if kind == "stall":
             time.sleep(faults.stall_seconds)
         elif kind == "server_error":
@@ -648,6 +662,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server: _Server
 
     def do_GET(self) -> None:

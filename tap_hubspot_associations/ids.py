@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import queue
 import re
+import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 
+from tap_hubspot_associations.client import Cancelled
 from tap_hubspot_associations.errors import ConfigError, HubSpotError
 
 if TYPE_CHECKING:
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
 
 _RECORD_ID = re.compile(r"[0-9]{1,20}")
 LIST_PAGE_SIZE = 100
+LIST_AHEAD = 3000
+"""Ids listed ahead of the batches that will read them."""
 
 
 class Ids(Protocol):
@@ -117,10 +122,11 @@ class IdSource:
 
 
 class ListedIds:
-    """Every id of an object type, listed by HubSpot 100 at a time as batches need them.
+    """Every id of an object type, listed by HubSpot 100 at a time, ahead of the batches.
 
-    Listing pages by an `after` cursor: the cursor of the page holding a position is kept
-    until the bookmark passes that page, so an interrupted pass resumes its listing too.
+    Listing is a chain of `after` cursors, one page per response, so a thread of its own
+    keeps it going while batch reads run. The cursor of the page holding a position is
+    kept until the bookmark passes that page, so an interrupted pass resumes its listing.
     """
 
     def __init__(
@@ -135,6 +141,7 @@ class ListedIds:
             else f"/crm/objects/{api_version}/{escaped}"
         )
         self._client = client
+        self._lock = threading.Lock()
         self._pages: deque[tuple[int, str | None]] = deque()
 
     def validate(self) -> None:
@@ -147,31 +154,70 @@ class ListedIds:
         start, after = resume.get("list_start"), resume.get("list_after")
         if not (isinstance(start, int) and 0 <= start <= position and isinstance(after, str)):
             start, after = 0, None
-        index = start
-        while True:
-            self._pages.append((index, after))
-            query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
-            if after is not None:
-                query["after"] = after
-            body = self._client.get(f"{self._path}?{urlencode(query)}", list_key="results")
-            for result in body["results"]:
-                id_ = str(result.get("id", "")) if isinstance(result, dict) else ""
-                if not _RECORD_ID.fullmatch(id_):
-                    raise HubSpotError(
-                        f"listing {self._object_type} returned {id_[:40]!r}, not a record id"
-                    )
-                if index >= position:
-                    yield id_
-                index += 1
-            paging = body.get("paging") or {}
-            after = (paging.get("next") or {}).get("after")
-            if not after:
-                return
+        listed: queue.Queue[str | BaseException | None] = queue.Queue(LIST_AHEAD)
+        stop = threading.Event()
+        lister = threading.Thread(
+            target=self._list, args=(start, after, position, listed, stop), daemon=True
+        )
+        lister.start()
+        try:
+            while (item := listed.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+
+    def _list(
+        self,
+        index: int,
+        after: str | None,
+        position: int,
+        listed: queue.Queue[str | BaseException | None],
+        stop: threading.Event,
+    ) -> None:
+        def hand_over(item: str | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    listed.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            while not stop.is_set():
+                with self._lock:
+                    self._pages.append((index, after))
+                query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
+                if after is not None:
+                    query["after"] = after
+                path = f"{self._path}?{urlencode(query)}"
+                body = self._client.get(path, list_key="results", cancel=stop)
+                for result in body["results"]:
+                    id_ = str(result.get("id", "")) if isinstance(result, dict) else ""
+                    if not _RECORD_ID.fullmatch(id_):
+                        raise HubSpotError(
+                            f"listing {self._object_type} returned {id_[:40]!r}, not a record id"
+                        )
+                    if index >= position and not hand_over(id_):
+                        return
+                    index += 1
+                paging = body.get("paging") or {}
+                after = (paging.get("next") or {}).get("after")
+                if not after:
+                    break
+            hand_over(None)
+        except Cancelled:
+            return
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            hand_over(exc)
 
     def resume_at(self, position: int) -> dict[str, Any]:
-        while len(self._pages) > 1 and self._pages[1][0] <= position:
-            self._pages.popleft()
-        if not self._pages:
-            return {}
-        start, after = self._pages[0]
+        with self._lock:
+            while len(self._pages) > 1 and self._pages[1][0] <= position:
+                self._pages.popleft()
+            if not self._pages:
+                return {}
+            start, after = self._pages[0]
         return {} if after is None else {"list_start": start, "list_after": after}

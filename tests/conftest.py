@@ -219,6 +219,20 @@ def config_for(
     }
 
 
+def oauth_config(
+    emulator: Emulator, pairs: dict[tuple[str, str], list[int]], **settings: Any
+) -> dict[str, Any]:
+    """A config reading `pairs` from the emulator with OAuth credentials."""
+    config = config_for(emulator, pairs, **settings)
+    del config["access_token"]
+    return {
+        **config,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+    }
+
+
 def truth_of(account: Account, pairs: dict[tuple[str, str], list[int]]) -> set[TruthRecord]:
     return set().union(*(account.truth(f, t, ids) for (f, t), ids in pairs.items()))
 

@@ -14,22 +14,12 @@ from tests.conftest import (
     REFRESH_TOKEN,
     batch_reads,
     config_for,
+    oauth_config,
     seeded_account,
     truth_of,
 )
 
 PAIRS = {("contacts", "companies"): 60, ("deals", "contacts"): 30}
-
-
-def oauth_config(emulator, pairs, **settings):
-    config = config_for(emulator, pairs, **settings)
-    del config["access_token"]
-    return {
-        **config,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "refresh_token": REFRESH_TOKEN,
-    }
 
 
 def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:

@@ -20,6 +20,7 @@ from tests.conftest import (
     association_records,
     batch_reads,
     config_for,
+    oauth_config,
     run_and_kill,
     seeded_account,
     tap_command,
@@ -52,9 +53,7 @@ def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap)
         oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
         token_ttl=3,
     )
-    config = config_for(emulator, pairs, batch_size=20, max_retries=8)
-    del config["access_token"]
-    config.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
+    config = oauth_config(emulator, pairs, batch_size=20, max_retries=8)
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert run.record_set() == truth_of(account, pairs)
@@ -295,9 +294,7 @@ def test_no_secret_at_debug_level_even_when_requests_fail(start_emulator, run_ta
         faults=Faults(script=("server_error", "html_502")),
         oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
     )
-    config = config_for(emulator, pairs)
-    del config["access_token"]
-    config.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
+    config = oauth_config(emulator, pairs)
     env = {"TAP_HUBSPOT_ASSOCIATIONS_LOGLEVEL": "DEBUG"}
     run = run_tap(config, env=env, emulator=emulator)
     assert run.returncode == 0, run.stderr

@@ -16,6 +16,7 @@ from tests.conftest import (
     REFRESH_TOKEN,
     TOKEN,
     config_for,
+    oauth_config,
     seeded_account,
     truth_of,
 )
@@ -142,10 +143,8 @@ def test_stream_names(from_type: str, to_type: str, name: str) -> None:
 def test_oauth_secrets_never_reach_the_output(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 10})
     emulator = start_emulator(account, oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)})
-    config = config_for(emulator, pairs)
-    del config["access_token"]
-    config.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, refresh_token=REFRESH_TOKEN)
-    run = run_tap({**config, "api_url": emulator.url}, emulator=emulator)
+    config = oauth_config(emulator, pairs)
+    run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert emulator.stats.tokens_issued == 1
     refused = run_tap({**config, "client_secret": "client-secret-wrong-value"}, emulator=emulator)

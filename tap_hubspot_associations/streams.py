@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from tap_hubspot_associations.tap import TapHubSpotAssociations
 
 PROGRESS_KEY = "progress"
+COMPLETED_KEY = "completed_in_unfinished_run"
+"""Set when a stream completes; cleared when the whole run completes. A run that starts
+with it set resumes an interrupted run, and skips the streams that run completed."""
 
 OBJECT_TYPE = "Object type as configured (name, type id or custom name)"
 RECORD_ID = "HubSpot record id, as a string (ids exceed 32 bits)"
@@ -148,6 +151,11 @@ class AssociationsStream(VersionedStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         state = self.get_context_state(context)
+        if state.get(COMPLETED_KEY):
+            self.logger.info(
+                "%s was completed by the interrupted run this one resumes: skipped", self.name
+            )
+            return
         ids = self.ids.fingerprint()
         bookmark = self._resume_point(state.get(PROGRESS_KEY), ids)
         bookmark.version = self._use_version(bookmark.version)
@@ -181,6 +189,7 @@ class AssociationsStream(VersionedStream):
             progress.batch_done(done.position, reader.coverage)
         self._activate(bookmark.version, complete=not reader.failures)
         state.pop(PROGRESS_KEY, None)
+        state[COMPLETED_KEY] = True
         self.failures = reader.failures
         self.logger.info("Coverage of %s: %s", self.name, reader.coverage.summary())
 
@@ -223,6 +232,11 @@ class AssociationsStream(VersionedStream):
             and maps[0].stream_alias == self.name
             and all(self.mask[("properties", name)] for name in self.schema["properties"])
         )
+
+    def end_run(self) -> None:
+        """The whole run is over: the next one is a full pass of this stream."""
+        if self.get_context_state(None).pop(COMPLETED_KEY, None):
+            self._emit_state()
 
     def _resume_point(self, saved: object, ids: str) -> Bookmark:
         if saved is None:

@@ -147,6 +147,8 @@ class TapHubSpotAssociations(Tap):
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
                 )
         super().sync_all()
+        for stream in streams:
+            stream.end_run()
         if streams:
             table = coverage_table([(s.name, s.coverage) for s in streams])
             self.logger.info("Coverage of this run:\n%s", "\n".join(table))

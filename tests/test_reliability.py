@@ -64,24 +64,30 @@ def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap)
 
 def test_killed_at_random_points_and_resumed_each_time(start_emulator, tmp_path: Path) -> None:
     account, pairs = seeded_account(
-        {("contacts", "companies"): 100, ("deals", "contacts"): 60, ("p4242_cars", "0-1"): 40}
+        {
+            ("contacts", "companies"): 100,
+            ("calls", "contacts"): 150,
+            ("deals", "contacts"): 60,
+            ("p4242_cars", "0-1"): 40,
+        }
     )
     emulator = start_emulator(account, page_size=3, faults=Faults(latency_seconds=0.02))
     batch, concurrency = 10, 4
     config_path = tmp_path / "config.json"
     config = config_for(emulator, pairs, batch_size=batch, max_concurrency=concurrency)
+    del config["associations"][1]["ids"]  # calls: every id, listed from HubSpot
     config_path.write_text(json.dumps(config))
     rng = random.Random(7)
     records: list[tuple] = []
     state: dict | None = None
-    kills = mid_paging = 0
+    kills = mid_paging = mid_listing = 0
     streams_killed = set()
     for _ in range(12):
         state_path = None
         if state is not None:
             state_path = tmp_path / "state.json"
             state_path.write_text(json.dumps(state))
-        kill_after = rng.randint(4, 14) if kills < 6 else None
+        kill_after = rng.randint(8, 20) if kills < 6 else None
         messages, killed = run_and_kill(
             tap_command(config_path, state_path), after_states(kill_after)
         )
@@ -98,9 +104,11 @@ def test_killed_at_random_points_and_resumed_each_time(start_emulator, tmp_path:
         )
         streams_killed |= set(progress)
         mid_paging += any(a for p in progress.values() for a in p["pending"].values())
+        mid_listing += "list_after" in progress.get("calls_to_contacts", {}).get("source", {})
     assert kills >= 5 and not killed
     assert len(streams_killed) >= 2, "the kills did not spread over several streams"
     assert mid_paging >= 1, "no kill came while an id was being paged through"
+    assert mid_listing >= 1, "no kill came while calls were being listed"
     assert set(records) == truth_of(account, pairs)
     first_reads = [i for b in emulator.stats.batches for i, after in b if after is None]
     redone = len(first_reads) - len(set(first_reads))

@@ -154,3 +154,28 @@ def test_an_unreadable_bookmark_restarts_the_stream_with_a_warning(start_emulato
     assert run.returncode == 0, run.stderr
     assert "reading it from the start" in run.stderr
     assert run.record_set() == truth_of(account, pairs)
+
+
+def test_a_resumed_run_skips_streams_the_interrupted_run_completed(start_emulator, tmp_path):
+    account, pairs = seeded_account(PAIRS)
+    emulator = start_emulator(account, page_size=4, faults=Faults(latency_seconds=0.01))
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config_for(emulator, pairs, batch_size=BATCH)))
+
+    def in_second_stream(message: dict) -> bool:
+        bookmarks = message.get("value", {}).get("bookmarks", {})
+        return "progress" in bookmarks.get("deals_to_contacts", {})
+
+    first, killed = run_and_kill(tap_command(config_path), in_second_stream)
+    assert killed
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps([m["value"] for m in first if m["type"] == "STATE"][-1]))
+    before = dict(emulator.stats.requests)
+    second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
+    assert not killed
+    contacts = "/crm/associations/2026-03/contacts/companies/batch/read"
+    assert emulator.stats.requests[contacts] == before[contacts], "a completed stream was re-read"
+    records = set(association_records(first)) | set(association_records(second))
+    assert records == truth_of(account, pairs)
+    final = [m["value"] for m in second if m["type"] == "STATE"][-1]
+    assert all(not b for name, b in final["bookmarks"].items() if name != "association_labels")

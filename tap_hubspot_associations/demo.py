@@ -19,6 +19,7 @@ from tap_hubspot_associations.emulator import Emulator, demo_account
 
 OUTPUT = Path("output/demo")
 MELTANO = Path(".venv-meltano/bin/meltano")
+LABEL_COLUMNS = ("from_object_type", "to_object_type", "category", "type_id", "label")
 COLUMNS = ("from_object_type", "from_id", "to_object_type", "to_id", "category", "type_id", "label")
 
 
@@ -78,12 +79,28 @@ def main() -> None:
             verdict = "all of them" if stored == expected else "NOT what the emulator holds"
             print(f"   {table:<24} {len(stored):>5} associations  ({verdict})")
 
+        labels = [
+            tuple(json.loads(line)[c] for c in LABEL_COLUMNS)
+            for path in sorted(jsonl_dir.glob("association_labels*.jsonl"))
+            for line in path.read_text().splitlines()
+        ]
+        db.execute(f"create table association_labels ({', '.join(LABEL_COLUMNS)})")
+        db.executemany("insert into association_labels values (?, ?, ?, ?, ?)", labels)
+        print(f"   {'association_labels':<24} {len(labels):>5} label definitions")
+
         step("5. A few rows (one row per association type of an edge)")
         table = f"{first_from}_to_{first_to}"
         query = f"select from_id, to_id, category, type_id, label from {table} limit 5"
-        print(f"   sqlite> {query};")
-        for row in db.execute(query):
-            print("   " + " | ".join("null" if v is None else str(v) for v in row))
+        show(db, query)
+
+        step("6. Which kinds of association, named by the label definitions")
+        show(
+            db,
+            "select l.type_id, coalesce(l.label, '(unlabeled)'), count(*) from "
+            f"{table} a join association_labels l on l.type_id = a.type_id and "
+            f"l.category = a.category and l.from_object_type = '{first_from}' "
+            "group by 1, 2 order by 3 desc",
+        )
 
     step("Where things are")
     print(f"   database:        {database}  (SQLite; one table per stream)")
@@ -94,6 +111,12 @@ def main() -> None:
         f"'{database}').execute('select count(*) from {table}').fetchone())\""
     )
     print("   your own portal: meltano config tap-hubspot-associations set access_token ...")
+
+
+def show(db: sqlite3.Connection, query: str) -> None:
+    print(f"   sqlite> {query};")
+    for row in db.execute(query):
+        print("   " + " | ".join("null" if v is None else str(v) for v in row))
 
 
 def step(title: str) -> None:

@@ -117,7 +117,7 @@ class Account:
                 if rng.random() < 0.3:
                     kinds.append(("HUBSPOT_DEFINED", default_type + 1, "Primary"))
                 if rng.random() < 0.15:
-                    kinds.append(("USER_DEFINED", 100 + rng.randint(0, 3), "Billing contact"))
+                    kinds.append(("USER_DEFINED", 1000 + rng.randint(0, 3), "Billing contact"))
                 if rng.random() < 0.05:
                     kinds.append(("WORK", 500, None))
                 targets.append((to_id, tuple(kinds)))

@@ -221,16 +221,23 @@ def test_an_unknown_object_type_is_named_with_the_nearest_one(start_emulator, ru
     assert run_tap(config, emulator=emulator).returncode == 0
 
 
-def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> None:
+def oauth_run(start_emulator, run_tap, **token_lifetimes):
+    """A slow run under OAuth tokens with the given lifetimes: the account, pairs, emulator
+    and run."""
     account, pairs = seeded_account(PAIRS)
     emulator = start_emulator(
         account,
         page_size=3,
         faults=Faults(latency_seconds=0.05),
         oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
-        token_ttl=1.5,
+        **token_lifetimes,
     )
     run = run_tap(oauth_config(emulator, pairs, batch_size=5), emulator=emulator)
+    return account, pairs, emulator, run
+
+
+def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> None:
+    account, pairs, emulator, run = oauth_run(start_emulator, run_tap, token_ttl=1.5)
     assert run.returncode == 0, run.stderr
     assert emulator.stats.tokens_issued >= 2
     assert emulator.stats.statuses[401] == 0
@@ -238,16 +245,9 @@ def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> 
 
 
 def test_an_expired_token_is_refreshed_once_on_401(start_emulator, run_tap) -> None:
-    account, pairs = seeded_account(PAIRS)
-    emulator = start_emulator(
-        account,
-        page_size=3,
-        faults=Faults(latency_seconds=0.05),
-        oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
-        token_ttl=1.0,
-        token_ttl_claimed=1800,
+    account, pairs, emulator, run = oauth_run(
+        start_emulator, run_tap, token_ttl=1.0, token_ttl_claimed=1800
     )
-    run = run_tap(oauth_config(emulator, pairs, batch_size=5), emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert emulator.stats.statuses[401] >= 1
     assert 2 <= emulator.stats.tokens_issued <= emulator.stats.statuses[401] + 1

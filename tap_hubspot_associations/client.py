@@ -23,6 +23,8 @@ import requests
 from tap_hubspot_associations.errors import HubSpotError
 
 DEFAULT_WINDOW_SECONDS = 10.0
+SEARCH_PER_SECOND = 5
+"""CRM search's own limit per account, beside the app's rolling window."""
 ARRIVAL_MARGIN = 0.1
 """Seconds a request may take to reach HubSpot after it is sent."""
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -133,7 +135,8 @@ class RateBudget:
     def __init__(
         self,
         *,
-        max_per_10s: int,
+        max_requests: int,
+        window: float = DEFAULT_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clock = clock
@@ -142,17 +145,17 @@ class RateBudget:
         self._sent: list[float] = []
         self._in_flight = 0
         self._others: deque[tuple[float, int]] = deque()
-        self._ceiling_per_10s = max_per_10s
+        self._ceiling_per_second = max_requests / window
         self._announced: int | None = None
         self._answered = False
-        self.window = DEFAULT_WINDOW_SECONDS
+        self.window = window
 
     @property
     def limit(self) -> int:
         """Requests allowed per window now; one alone until a response tells the limits."""
         if not self._answered:
             return 1
-        ceiling = max(1, int(self._ceiling_per_10s * self.window / DEFAULT_WINDOW_SECONDS))
+        ceiling = max(1, int(self._ceiling_per_second * self.window + 1e-9))
         return ceiling if self._announced is None else min(ceiling, self._announced)
 
     def acquire(self, cancel: threading.Event) -> float | None:
@@ -201,7 +204,7 @@ class RateBudget:
         if retry_after is not None:
             return max(retry_after, 0.0)
         interval_ms = _int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-        window = interval_ms / 1000 if interval_ms else DEFAULT_WINDOW_SECONDS
+        window = interval_ms / 1000 if interval_ms else self.window
         with self._lock:
             now = self._clock()
             self._forget_before(now - window)
@@ -258,6 +261,7 @@ class HubSpotClient:
         read_timeout: float,
         logger: logging.Logger,
         budget: RateBudget,
+        search_budget: RateBudget,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.auth = auth
@@ -266,6 +270,7 @@ class HubSpotClient:
         self.timeout = (CONNECT_TIMEOUT_SECONDS, read_timeout)
         self.logger = logger
         self.budget = budget
+        self.search_budget = search_budget
         self.stats = RequestStats()
 
     def post(
@@ -280,13 +285,21 @@ class HubSpotClient:
 
         Setting `cancel` makes waits and retries stop at once with `Cancelled`.
         """
-        return self._send("POST", path, body, list_key, cancel or threading.Event())
+        return self._send("POST", path, body, list_key, cancel or threading.Event(), ())
+
+    def search(
+        self, path: str, body: Mapping[str, Any], *, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        """POST a CRM search, paced by search's own per-second limit as well."""
+        return self._send(
+            "POST", path, body, "results", cancel or threading.Event(), (self.search_budget,)
+        )
 
     def get(
         self, path: str, *, list_key: str, cancel: threading.Event | None = None
     ) -> dict[str, Any]:
         """GET `path` (query included); the answer must hold a list at `list_key`."""
-        return self._send("GET", path, None, list_key, cancel or threading.Event())
+        return self._send("GET", path, None, list_key, cancel or threading.Event(), ())
 
     def _send(
         self,
@@ -295,8 +308,12 @@ class HubSpotClient:
         body: Mapping[str, Any] | None,
         list_key: str,
         cancel: threading.Event,
+        own_limits: tuple[RateBudget, ...],
     ) -> dict[str, Any]:
+        """Send until an answer comes, paced by `own_limits` (an endpoint's own limits)
+        and then by the app's budget."""
         url = self.api_url + path
+        budgets = (*own_limits, self.budget)
         delays = backoff.expo(base=2, factor=0.5, max_value=30)
         next(delays)
         failures = 0
@@ -304,7 +321,9 @@ class HubSpotClient:
         renewed = False
         while True:
             try:
-                return self._attempt(method, url, body, list_key, renewed=renewed, cancel=cancel)
+                return self._attempt(
+                    method, url, body, list_key, budgets, renewed=renewed, cancel=cancel
+                )
             except _Renewed:
                 renewed = True
             except _Transient as exc:
@@ -333,14 +352,20 @@ class HubSpotClient:
         url: str,
         body: Mapping[str, Any] | None,
         list_key: str,
+        budgets: tuple[RateBudget, ...],
         *,
         renewed: bool,
         cancel: threading.Event,
     ) -> dict[str, Any]:
         token = self.auth.token()
-        sent_at = self.budget.acquire(cancel)
-        if sent_at is None:
-            raise Cancelled
+        slots: list[tuple[RateBudget, float]] = []
+        for budget in budgets:
+            sent_at = budget.acquire(cancel)
+            if sent_at is None:
+                for taken, at in slots:
+                    taken.release(at, {})
+                raise Cancelled
+            slots.append((budget, sent_at))
         self.stats.count("requests")
         headers: Mapping[str, str] = {}
         try:
@@ -359,7 +384,8 @@ class HubSpotClient:
         except requests.RequestException as exc:
             raise _Transient(f"connection failed ({type(exc).__name__})") from None
         finally:
-            self.budget.release(sent_at, headers)
+            for budget, sent_at in slots:
+                budget.release(sent_at, headers if budget is self.budget else {})
         status = response.status_code
         parsed = _json_object(response, content)
         if status in (200, 207):
@@ -367,7 +393,7 @@ class HubSpotClient:
                 raise _Transient(f"{status} response is not the expected JSON")
             return parsed
         if status == 429:
-            self._rate_limited(response, parsed)
+            self._rate_limited(response, parsed, budgets[0])
         if status == 401:
             expired = parsed is not None and parsed.get("category") == "EXPIRED_AUTHENTICATION"
             if expired and not renewed and self.auth.renew(token):
@@ -390,14 +416,16 @@ class HubSpotClient:
             f"{_describe(response, parsed)}"
         )
 
-    def _rate_limited(self, response: requests.Response, parsed: dict[str, Any] | None) -> NoReturn:
+    def _rate_limited(
+        self, response: requests.Response, parsed: dict[str, Any] | None, budget: RateBudget
+    ) -> NoReturn:
         self.stats.count("rate_limited")
         if parsed and parsed.get("policyName") == "DAILY":
             raise HubSpotError(
                 "HubSpot's daily request limit for this account is spent (429 DAILY); "
                 f"run again after the account's midnight: {_describe(response, parsed)}"
             )
-        wait = self.budget.wait_after_429(response.headers)
+        wait = budget.wait_after_429(response.headers)
         raise _Transient("429 rate limited", wait, rate_limited=True)
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +38,10 @@ Target = tuple[int, tuple[AssociationType, ...]]
 """(toObjectId, association types)"""
 TruthRecord = tuple[str, str, str, str, str, int, str | None]
 """(from_object_type, from_id, to_object_type, to_id, category, type_id, label)"""
+SEEDED_AT_MS = 1_577_836_800_000
+"""When seeded records were last modified (2020-01-01), unless a test modifies them."""
+SEARCH_CAP = 10_000
+SEARCH_PAGE_MAX = 200
 
 
 class Account:
@@ -54,11 +58,50 @@ class Account:
         self.names = {type_id: name for name, type_id in self.type_ids.items()}
         self.custom = dict(custom_objects or {})
         self.edges: dict[tuple[str, str], dict[int, list[Target]]] = {}
-        self.objects: dict[str, set[int]] = {}
-        """Records of each type (by type id) that the list endpoint shows."""
+        self.objects: dict[str, dict[int, int]] = {}
+        """Live records of each type (by type id), with when each was last modified (ms)."""
+        self.previously_modified: dict[tuple[str, int], int] = {}
+        """The modification before the last one: what a lagging search index still sees."""
+        self.archived: dict[str, set[int]] = {}
+        self.changes = 0
+        """Counts changes to the set of live records, so listings know to sort again."""
 
-    def add_objects(self, object_type: str, ids: Iterable[int]) -> None:
-        self.objects.setdefault(self._known(object_type), set()).update(ids)
+    def add_objects(
+        self, object_type: str, ids: Iterable[int], *, modified_at: int = SEEDED_AT_MS
+    ) -> None:
+        known = self.objects.setdefault(self._known(object_type), {})
+        for id_ in ids:
+            known.setdefault(id_, modified_at)
+        self.changes += 1
+
+    def modify(self, object_type: str, ids: Iterable[int], *, at: int | None = None) -> None:
+        """Records changed (a property edited): their last-modified time becomes `at`.
+
+        Associating records does not modify them: that is HubSpot's way, and why an
+        incremental pass cannot see an association added between unmodified records.
+        """
+        type_id = self._known(object_type)
+        stamp = int(time.time() * 1000) if at is None else at
+        known = self.objects[type_id]
+        for id_ in ids:
+            self.previously_modified[(type_id, id_)] = known[id_]
+            known[id_] = stamp
+
+    def archive(self, object_type: str, ids: Iterable[int]) -> None:
+        """Records deleted: gone from listings and searches, with their associations."""
+        type_id = self._known(object_type)
+        for id_ in ids:
+            del self.objects[type_id][id_]
+            self.archived.setdefault(type_id, set()).add(id_)
+            for (from_type, _), edges in self.edges.items():
+                if from_type == type_id:
+                    edges.pop(id_, None)
+        self.changes += 1
+
+    def modified_between(self, object_type: str, since: int, until: int) -> list[int]:
+        """Ids of the live records last modified in [since, until) (epoch ms)."""
+        known = self.objects.get(self._known(object_type), {})
+        return sorted(id_ for id_, at in known.items() if since <= at < until)
 
     def labels(self, from_type: str, to_type: str) -> set[AssociationType]:
         """Every association type in use between two object types."""
@@ -82,7 +125,10 @@ class Account:
         """Make `targets` the associations of one record (replacing any it had)."""
         pair = (self._known(from_type), self._known(to_type))
         self.edges.setdefault(pair, {})[from_id] = list(targets)
-        self.objects.setdefault(pair[0], set()).add(from_id)
+        known = self.objects.setdefault(pair[0], {})
+        if from_id not in known:
+            known[from_id] = SEEDED_AT_MS
+            self.changes += 1
 
     def targets(self, from_type: str, to_type: str, from_id: int) -> list[Target]:
         pair = (self._known(from_type), self._known(to_type))
@@ -202,6 +248,9 @@ class Emulator:
         token_ttl: float = 1800,
         token_ttl_claimed: float | None = None,
         seed: int = 0,
+        search_cap: int = SEARCH_CAP,
+        search_per_second: int = 5,
+        search_lag_seconds: float = 2.0,
     ) -> None:
         self.account = account
         self.page_size = page_size
@@ -211,6 +260,9 @@ class Emulator:
         self.oauth_clients = dict(oauth_clients or {})
         self.token_ttl = token_ttl
         self.token_ttl_claimed = token_ttl if token_ttl_claimed is None else token_ttl_claimed
+        self.search_cap = search_cap
+        self.search_per_second = search_per_second
+        self.search_lag_seconds = search_lag_seconds
         self.stats = Stats()
         self._oauth_tokens: dict[str, float] = {}
         self._rng = random.Random(seed)
@@ -218,7 +270,8 @@ class Emulator:
         self._window: deque[float] = deque()
         self._daily_used = 0
         self._scripted = 0
-        self._listing: dict[str, list[int]] = {}
+        self._listing: dict[str, tuple[int, list[int]]] = {}
+        self._search_window: deque[float] = deque()
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -272,7 +325,11 @@ class Emulator:
         denied = self._authorize(headers, scopes)
         if denied is not None:
             return denied
-        limited, rate_headers = self._rate_limited()
+        rate_headers: dict[str, str] = {}
+        if kind == "search":
+            limited = self._search_rate_limited()
+        else:
+            limited, rate_headers = self._rate_limited()
         if limited is not None:
             return limited
         self._wait_latency()
@@ -285,6 +342,8 @@ class Emulator:
                 self._mangle(reply, fault)
         elif kind == "list":
             reply = self._list(types[0], parse_qs(url.query))
+        elif kind == "search":
+            reply = self._search(types[0], body)
         elif kind == "labels":
             reply = self._labels(types[0], types[1])
         else:
@@ -314,13 +373,86 @@ class Emulator:
         return _Reply(200, body=_json(body))
 
     def _sorted_objects(self, type_id: str) -> list[int]:
-        """The records of a type in id order (sorted again only when their number changed)."""
-        objects = self.account.objects.get(type_id, set())
+        """The live records of a type in id order (sorted again only after a change)."""
+        account = self.account
         with self._lock:
-            cached = self._listing.get(type_id)
-            if cached is None or len(cached) != len(objects):
-                cached = self._listing[type_id] = sorted(objects)
+            changes, cached = self._listing.get(type_id, (-1, []))
+            if changes != account.changes:
+                cached = sorted(account.objects.get(type_id, {}))
+                self._listing[type_id] = (account.changes, cached)
         return cached
+
+    def _search(self, object_type: str, raw: bytes) -> _Reply:
+        """CRM search as HubSpot runs it: AND within a filter group, OR between groups,
+        at most `search_cap` results a query, an index that lags writes."""
+        type_id = self.account.type_id(object_type) or ""
+        modified_property = "lastmodifieddate" if type_id == "0-1" else "hs_lastmodifieddate"
+        try:
+            request = json.loads(raw)
+            groups = request.get("filterGroups") or []
+            limit = int(request.get("limit", 10))
+            offset = int(request.get("after") or 0)
+            sorts = request.get("sorts") or []
+            tests = [
+                [_search_test(f, modified_property) for f in group["filters"]] for group in groups
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return _error(400, "VALIDATION_ERROR", f"Invalid search request: {exc}")
+        if not 0 < limit <= SEARCH_PAGE_MAX:
+            return _error(400, "VALIDATION_ERROR", f"limit must be 1 to {SEARCH_PAGE_MAX}")
+        if len(groups) > 5 or any(len(group) > 6 for group in tests):
+            return _error(400, "VALIDATION_ERROR", "Too many filter groups or filters")
+        if offset + limit > self.search_cap:
+            return _error(
+                400,
+                "VALIDATION_ERROR",
+                f"Search results are limited to {self.search_cap} per query; "
+                f"after {offset} with limit {limit} exceeds it",
+            )
+        if sorts not in ([], [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]):
+            return _error(400, "VALIDATION_ERROR", "The emulator sorts by hs_object_id only")
+        now_ms = int(time.time() * 1000)
+        lag_ms = int(self.search_lag_seconds * 1000)
+        matches = []
+        for id_ in self._sorted_objects(type_id):
+            modified = self.account.objects[type_id].get(id_)
+            if modified is not None and now_ms - modified < lag_ms:
+                modified = self.account.previously_modified.get((type_id, id_))
+            if modified is None:
+                continue
+            values = {"hs_object_id": id_, modified_property: modified}
+            if not tests or any(all(test(values) for test in group) for group in tests):
+                matches.append(id_)
+        page = matches[offset : offset + limit]
+        body: dict[str, Any] = {
+            "total": len(matches),
+            "results": [
+                {"id": str(i), "properties": {"hs_object_id": str(i)}, "archived": False}
+                for i in page
+            ],
+        }
+        if offset + limit < len(matches):
+            body["paging"] = {"next": {"after": str(offset + limit)}}
+        return _Reply(200, body=_json(body))
+
+    def _search_rate_limited(self) -> _Reply | None:
+        """Search's own limit: `search_per_second` in any second, with no headers."""
+        with self._lock:
+            now = time.monotonic()
+            while self._search_window and self._search_window[0] <= now - 1.0:
+                self._search_window.popleft()
+            if len(self._search_window) < self.search_per_second:
+                self._search_window.append(now)
+                return None
+        body = {
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": "SECONDLY",
+            "requestId": uuid.uuid4().hex,
+        }
+        return _Reply(429, body=_json(body))
 
     def _labels(self, from_type: str, to_type: str) -> _Reply:
         kinds = sorted(self.account.labels(from_type, to_type), key=lambda k: (k[0], k[1]))
@@ -721,12 +853,41 @@ def _route(method: str, path: str) -> tuple[str, list[str]] | None:
         )
     ):
         return "list", parts[3:4]
+    if (
+        method == "POST"
+        and len(parts) == 5
+        and parts[:3] in (["crm", "objects", "2026-03"], ["crm", "v3", "objects"])
+        and parts[4] == "search"
+    ):
+        return "search", parts[3:4]
     if method == "GET" and parts in (
         ["crm-object-schemas", "2026-03", "schemas"],
         ["crm-object-schemas", "v3", "schemas"],
     ):
         return "schemas", []
     return None
+
+
+_OPERATORS: dict[str, Callable[[int, int], bool]] = {
+    "EQ": lambda a, b: a == b,
+    "NEQ": lambda a, b: a != b,
+    "LT": lambda a, b: a < b,
+    "LTE": lambda a, b: a <= b,
+    "GT": lambda a, b: a > b,
+    "GTE": lambda a, b: a >= b,
+}
+
+
+def _search_test(
+    search_filter: Mapping[str, Any], modified_property: str
+) -> Callable[[Mapping[str, int]], bool]:
+    """One filter of a search request as a test of a record's values; bad ones raise."""
+    name = search_filter["propertyName"]
+    if name not in ("hs_object_id", modified_property):
+        raise ValueError(f"Property {name!r} does not exist or cannot be searched here")
+    compare = _OPERATORS[search_filter["operator"]]
+    value = int(search_filter["value"])
+    return lambda values: compare(values[name], value)
 
 
 def _json(value: object) -> bytes:

@@ -1,5 +1,5 @@
-"""Where the record ids of a pair come from: an inline list, a file read line by line, or
-HubSpot's list of every record of the `from` type, read page by page."""
+"""Where the record ids of a pair come from: an inline list, a file read line by line,
+HubSpot's list of every record of the `from` type, or a search for those modified lately."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 _RECORD_ID = re.compile(r"[0-9]{1,20}")
 LIST_PAGE_SIZE = 100
-LIST_AHEAD = 3000
-"""Ids listed ahead of the batches that will read them."""
+SEARCH_PAGE_SIZE = 200
+FETCH_AHEAD = 3000
+"""Ids fetched ahead of the batches that will read them."""
 
 
 class Ids(Protocol):
@@ -121,25 +122,18 @@ class IdSource:
         return text
 
 
-class ListedIds:
-    """Every id of an object type, listed by HubSpot 100 at a time, ahead of the batches.
+class PagedIds:
+    """Ids HubSpot hands out a page at a time, fetched ahead of the batches that read them.
 
-    Listing is a chain of `after` cursors, one page per response, so a thread of its own
-    keeps it going while batch reads run. The cursor of the page holding a position is
-    kept until the bookmark passes that page, so an interrupted pass resumes its listing.
+    Pages are a chain of cursors, one per response, so a thread of its own keeps the
+    chain going while batch reads run. The cursor of the page holding a position is
+    kept until the bookmark passes that page, so an interrupted pass resumes there.
+    Subclasses say how a page is fetched.
     """
 
-    def __init__(
-        self, *, setting: str, object_type: str, client: HubSpotClient, api_version: str
-    ) -> None:
+    def __init__(self, *, setting: str, object_type: str, client: HubSpotClient) -> None:
         self.setting = setting
         self._object_type = object_type
-        escaped = quote(object_type, safe="")
-        self._path = (
-            f"/crm/v3/objects/{escaped}"
-            if api_version == "v4"
-            else f"/crm/objects/{api_version}/{escaped}"
-        )
         self._client = client
         self._lock = threading.Lock()
         self._pages: deque[tuple[int, str | None]] = deque()
@@ -148,38 +142,42 @@ class ListedIds:
         return None
 
     def fingerprint(self) -> str:
-        return f"list:{self._object_type}"
+        raise NotImplementedError
+
+    def _fetch(self, cursor: str | None, cancel: threading.Event) -> tuple[list[str], str | None]:
+        """The ids of the page at `cursor` (None: the first), and the next page's cursor."""
+        raise NotImplementedError
 
     def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
-        start, after = resume.get("list_start"), resume.get("list_after")
-        if not (isinstance(start, int) and 0 <= start <= position and isinstance(after, str)):
-            start, after = 0, None
-        listed: queue.Queue[str | BaseException | None] = queue.Queue(LIST_AHEAD)
+        start, cursor = resume.get("page_start"), resume.get("page_cursor")
+        if not (isinstance(start, int) and 0 <= start <= position and isinstance(cursor, str)):
+            start, cursor = 0, None
+        fetched: queue.Queue[str | BaseException | None] = queue.Queue(FETCH_AHEAD)
         stop = threading.Event()
-        lister = threading.Thread(
-            target=self._list, args=(start, after, position, listed, stop), daemon=True
+        fetcher = threading.Thread(
+            target=self._fetch_pages, args=(start, cursor, position, fetched, stop), daemon=True
         )
-        lister.start()
+        fetcher.start()
         try:
-            while (item := listed.get()) is not None:
+            while (item := fetched.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
             stop.set()
 
-    def _list(
+    def _fetch_pages(
         self,
         index: int,
-        after: str | None,
+        cursor: str | None,
         position: int,
-        listed: queue.Queue[str | BaseException | None],
+        fetched: queue.Queue[str | BaseException | None],
         stop: threading.Event,
     ) -> None:
         def hand_over(item: str | BaseException | None) -> bool:
             while not stop.is_set():
                 try:
-                    listed.put(item, timeout=0.1)
+                    fetched.put(item, timeout=0.1)
                     return True
                 except queue.Full:
                     continue
@@ -188,24 +186,13 @@ class ListedIds:
         try:
             while not stop.is_set():
                 with self._lock:
-                    self._pages.append((index, after))
-                query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
-                if after is not None:
-                    query["after"] = after
-                path = f"{self._path}?{urlencode(query)}"
-                body = self._client.get(path, list_key="results", cancel=stop)
-                for result in body["results"]:
-                    id_ = str(result.get("id", "")) if isinstance(result, dict) else ""
-                    if not _RECORD_ID.fullmatch(id_):
-                        raise HubSpotError(
-                            f"listing {self._object_type} returned {id_[:40]!r}, not a record id"
-                        )
+                    self._pages.append((index, cursor))
+                ids, cursor = self._fetch(cursor, stop)
+                for id_ in ids:
                     if index >= position and not hand_over(id_):
                         return
                     index += 1
-                paging = body.get("paging") or {}
-                after = (paging.get("next") or {}).get("after")
-                if not after:
+                if cursor is None:
                     break
             hand_over(None)
         except Cancelled:
@@ -219,5 +206,112 @@ class ListedIds:
                 self._pages.popleft()
             if not self._pages:
                 return {}
-            start, after = self._pages[0]
-        return {} if after is None else {"list_start": start, "list_after": after}
+            start, cursor = self._pages[0]
+        return {} if cursor is None else {"page_start": start, "page_cursor": cursor}
+
+    def _checked_ids(self, results: object, source: str) -> list[str]:
+        ids = []
+        for result in results if isinstance(results, list) else []:
+            id_ = str(result.get("id", "")) if isinstance(result, dict) else ""
+            if not _RECORD_ID.fullmatch(id_):
+                raise HubSpotError(
+                    f"{source} {self._object_type} returned {id_[:40]!r}, not a record id"
+                )
+            ids.append(id_)
+        return ids
+
+
+class ListedIds(PagedIds):
+    """Every live id of an object type, listed by HubSpot 100 at a time."""
+
+    def __init__(
+        self, *, setting: str, object_type: str, client: HubSpotClient, api_version: str
+    ) -> None:
+        super().__init__(setting=setting, object_type=object_type, client=client)
+        self._path = objects_path(api_version, object_type)
+
+    def fingerprint(self) -> str:
+        return f"list:{self._object_type}"
+
+    def _fetch(self, cursor: str | None, cancel: threading.Event) -> tuple[list[str], str | None]:
+        query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
+        if cursor is not None:
+            query["after"] = cursor
+        body = self._client.get(
+            f"{self._path}?{urlencode(query)}", list_key="results", cancel=cancel
+        )
+        paging = body.get("paging") or {}
+        after = (paging.get("next") or {}).get("after")
+        return self._checked_ids(body["results"], "listing"), str(after) if after else None
+
+
+class SearchedIds(PagedIds):
+    """The ids of an object type last modified in [since, until), found by CRM search.
+
+    Search answers at most 10,000 results a query, and a bulk update can stamp more
+    records than that with one time. So every page is a query of its own for the ids
+    above the last one seen, in id order: no query ever nears the cap, and the last id
+    seen is the cursor.
+    """
+
+    def __init__(
+        self,
+        *,
+        setting: str,
+        object_type: str,
+        client: HubSpotClient,
+        api_version: str,
+        since_ms: int,
+        until_ms: int,
+    ) -> None:
+        super().__init__(setting=setting, object_type=object_type, client=client)
+        self._path = objects_path(api_version, object_type) + "/search"
+        self._since_ms = since_ms
+        self._until_ms = until_ms
+
+    def fingerprint(self) -> str:
+        return f"search:{self._object_type}:{self._since_ms}:{self._until_ms}"
+
+    def _fetch(self, cursor: str | None, cancel: threading.Event) -> tuple[list[str], str | None]:
+        modified = last_modified_property(self._object_type)
+        filters = [
+            {"propertyName": modified, "operator": "GTE", "value": str(self._since_ms)},
+            {"propertyName": modified, "operator": "LT", "value": str(self._until_ms)},
+        ]
+        if cursor is not None:
+            filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": cursor})
+        request = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": ["hs_object_id"],
+            "limit": SEARCH_PAGE_SIZE,
+        }
+        body = self._client.search(self._path, request, cancel=cancel)
+        ids = self._checked_ids(body["results"], "searching")
+        numbers = [int(id_) for id_ in ids]
+        if cursor is not None:
+            numbers.insert(0, int(cursor))
+        if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+            raise HubSpotError(
+                f"searching {self._object_type} returned ids out of order: ids would be missed"
+            )
+        more = bool((body.get("paging") or {}).get("next"))
+        return ids, ids[-1] if ids and more else None
+
+
+def objects_path(api_version: str, object_type: str) -> str:
+    """The path of an object type's records, in the configured API version."""
+    escaped = quote(object_type, safe="")
+    return (
+        f"/crm/v3/objects/{escaped}"
+        if api_version == "v4"
+        else f"/crm/objects/{api_version}/{escaped}"
+    )
+
+
+def last_modified_property(object_type: str) -> str:
+    """Contacts keep their last-modified time in `lastmodifieddate`, the rest in
+    `hs_lastmodifieddate`."""
+    return (
+        "lastmodifieddate" if object_type.lower() in ("contacts", "0-1") else "hs_lastmodifieddate"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from singer_sdk import typing as th
 
 from tap_hubspot_associations.errors import ConfigError
 from tap_hubspot_associations.ids import IdSource
+from tap_hubspot_associations.passes import parse_iso
 
 DEFAULT_API_URL = "https://api.hubapi.com"
 API_VERSIONS = ("2026-03", "v4")
@@ -85,6 +87,25 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds between progress lines on stderr during a run",
     ),
     th.Property(
+        "start_date",
+        th.DateTimeType,
+        description=(
+            "Turns on incremental passes for pairs without id lists: each reads only the "
+            "ids whose record changed since the last complete pass (the first, since this "
+            "time)"
+        ),
+    ),
+    th.Property(
+        "full_pass_every_days",
+        th.IntegerType(minimum=0),
+        default=7,
+        description=(
+            "With start_date: a full pass, which sees every change and deletion, replaces "
+            "the incremental one when the last full pass is this many days old (or there "
+            "has been none); 0 for never"
+        ),
+    ),
+    th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
         default=False,
@@ -138,6 +159,8 @@ class Settings:
     max_retries: int
     request_timeout: float
     progress_interval: float
+    start_date_ms: int | None
+    full_pass_every_days: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -174,7 +197,23 @@ class Settings:
             max_retries=int(config.get("max_retries", 5)),
             request_timeout=float(config.get("request_timeout") or 60),
             progress_interval=float(config.get("progress_interval") or 10),
+            start_date_ms=_start_date(config.get("start_date")),
+            full_pass_every_days=int(config.get("full_pass_every_days", 7)),
         )
+
+
+def _start_date(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    start_date_ms = parse_iso(value)
+    if start_date_ms is None:
+        raise ConfigError(
+            f"start_date {str(value)[:40]!r} is not an ISO 8601 date-time with a time zone "
+            "(like 2026-01-31T00:00:00Z) or a date"
+        )
+    if start_date_ms > time.time() * 1000:
+        raise ConfigError(f"start_date {value} is in the future")
+    return start_date_ms
 
 
 def _checked_api_url(url: str) -> str:

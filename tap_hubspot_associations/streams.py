@@ -17,7 +17,15 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
 from tap_hubspot_associations.batch_reader import BatchReader, Bookmark, Coverage
-from tap_hubspot_associations.ids import Ids, ListedIds
+from tap_hubspot_associations.ids import Ids, ListedIds, SearchedIds
+from tap_hubspot_associations.passes import (
+    LAST_FULL_KEY,
+    PASS_KEY,
+    SINCE_KEY,
+    Pass,
+    iso,
+    plan_pass,
+)
 from tap_hubspot_associations.progress import ProgressReporter
 
 if sys.version_info >= (3, 12):
@@ -132,12 +140,6 @@ class AssociationsStream(VersionedStream):
         self.selected_by_default = selected_by_default
         super().__init__(tap=tap, name=pair.stream_name, schema=ASSOCIATION_SCHEMA)
         self.pair = pair
-        self.ids: Ids = pair.ids or ListedIds(
-            setting=pair.setting,
-            object_type=pair.from_type,
-            client=client,
-            api_version=settings.api_version,
-        )
         self._settings = settings
         self._client = client
         self.coverage = Coverage()
@@ -156,15 +158,18 @@ class AssociationsStream(VersionedStream):
                 "%s was completed by the interrupted run this one resumes: skipped", self.name
             )
             return
-        ids = self.ids.fingerprint()
-        bookmark = self._resume_point(state.get(PROGRESS_KEY), ids)
-        bookmark.version = self._use_version(bookmark.version)
+        this_pass = self._this_pass(state)
+        ids = self._ids_of(this_pass)
+        self.logger.info("%s: %s", self.name, this_pass.describe())
+        bookmark = self._resume_point(state.get(PROGRESS_KEY), ids.fingerprint(), this_pass)
+        if this_pass.full:
+            bookmark.version = self._use_version(bookmark.version)
         reader = BatchReader(
             client=self._client,
             path=self.batch_read_path,
             from_type=self.pair.from_type,
             to_type=self.pair.to_type,
-            ids=self.ids,
+            ids=ids,
             batch_size=self._settings.batch_size,
             bookmark=bookmark,
             max_id_attempts=self._settings.max_retries + 1,
@@ -174,7 +179,7 @@ class AssociationsStream(VersionedStream):
         self.coverage = reader.coverage
         progress = ProgressReporter(
             stream=self.name,
-            total_ids=self.ids.validate(),
+            total_ids=ids.validate(),
             start_position=bookmark.position,
             stats=self._client.stats,
             interval=self._settings.progress_interval,
@@ -187,8 +192,14 @@ class AssociationsStream(VersionedStream):
             state[PROGRESS_KEY] = done.to_state()
             self._emit_state()
             progress.batch_done(done.position, reader.coverage)
-        self._activate(bookmark.version, complete=not reader.failures)
+        if this_pass.full:
+            self._activate(bookmark.version, complete=not reader.failures)
         state.pop(PROGRESS_KEY, None)
+        state.pop(PASS_KEY, None)
+        if self.pair.ids is None and not reader.failures:
+            state[SINCE_KEY] = iso(this_pass.until_ms)
+            if this_pass.full:
+                state[LAST_FULL_KEY] = iso(this_pass.until_ms)
         state[COMPLETED_KEY] = True
         self.failures = reader.failures
         self.logger.info("Coverage of %s: %s", self.name, reader.coverage.summary())
@@ -238,7 +249,49 @@ class AssociationsStream(VersionedStream):
         if self.get_context_state(None).pop(COMPLETED_KEY, None):
             self._emit_state()
 
-    def _resume_point(self, saved: object, ids: str) -> Bookmark:
+    def _this_pass(self, state: dict[str, Any]) -> Pass:
+        """The pass an interrupted run left unfinished, or a new one as planned."""
+        now_ms = int(time.time() * 1000)
+        settings = self._settings
+        if self.pair.ids is not None:
+            return Pass(full=True, until_ms=now_ms, reason=f"{self.pair.setting} lists its ids")
+        saved = Pass.from_state(state.get(PASS_KEY))
+        if saved is not None and (saved.full or settings.start_date_ms is not None):
+            this_pass = saved
+        elif saved is None and PROGRESS_KEY in state:
+            this_pass = Pass(full=True, until_ms=now_ms, reason="resumed")
+        else:
+            this_pass = plan_pass(
+                state,
+                start_date_ms=settings.start_date_ms,
+                full_pass_every_days=settings.full_pass_every_days,
+                now_ms=now_ms,
+            )
+        state[PASS_KEY] = this_pass.to_state()
+        return this_pass
+
+    def _ids_of(self, this_pass: Pass) -> Ids:
+        pair, settings = self.pair, self._settings
+        if pair.ids is not None:
+            return pair.ids
+        if this_pass.full:
+            return ListedIds(
+                setting=pair.setting,
+                object_type=pair.from_type,
+                client=self._client,
+                api_version=settings.api_version,
+            )
+        assert this_pass.since_ms is not None
+        return SearchedIds(
+            setting=pair.setting,
+            object_type=pair.from_type,
+            client=self._client,
+            api_version=settings.api_version,
+            since_ms=this_pass.since_ms,
+            until_ms=this_pass.until_ms,
+        )
+
+    def _resume_point(self, saved: object, ids: str, this_pass: Pass) -> Bookmark:
         if saved is None:
             return Bookmark(ids=ids)
         bookmark = Bookmark.from_state(saved)
@@ -254,7 +307,7 @@ class AssociationsStream(VersionedStream):
                 self.name,
             )
             return Bookmark(ids=ids)
-        if self._versioned and bookmark.version is None:
+        if this_pass.full and self._versioned and bookmark.version is None:
             self.logger.warning(
                 "The saved progress of %s was made without table versions, which a version "
                 "activated now would delete; reading it from the start",

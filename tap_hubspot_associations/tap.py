@@ -19,6 +19,7 @@ from singer_sdk.helpers.capabilities import (
 
 from tap_hubspot_associations.client import (
     CONNECT_TIMEOUT_SECONDS,
+    SEARCH_PER_SECOND,
     TOKEN_PATH,
     Auth,
     HubSpotClient,
@@ -96,7 +97,8 @@ class TapHubSpotAssociations(Tap):
             max_retries=settings.max_retries,
             read_timeout=settings.request_timeout,
             logger=self.logger,
-            budget=RateBudget(max_per_10s=settings.max_requests_per_10s),
+            budget=RateBudget(max_requests=settings.max_requests_per_10s),
+            search_budget=RateBudget(max_requests=SEARCH_PER_SECOND, window=1.0),
         )
 
     @override
@@ -142,7 +144,7 @@ class TapHubSpotAssociations(Tap):
         for stream in streams:
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
                 types.type_id(given, setting=f"{stream.pair.setting}.{end}")
-            if stream.ids.validate() == 0:
+            if stream.pair.ids is not None and stream.pair.ids.validate() == 0:
                 self.logger.warning(
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
                 )

@@ -195,7 +195,8 @@ def run_and_kill(
             if kill_when(messages[-1]):
                 process.send_signal(signal.SIGKILL)
                 break
-        messages += [json.loads(line) for line in process.stdout if line.strip()]
+        # A line the kill cut short never reaches a target as a message.
+        messages += [json.loads(line) for line in process.stdout if line.endswith("\n")]
         process.wait(timeout=RUN_TIMEOUT)
         stderr.seek(0)
         CAPTURED_OUTPUT.extend((json.dumps(messages), stderr.read()))

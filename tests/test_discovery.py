@@ -71,7 +71,7 @@ def test_an_interrupted_discovery_resumes_its_listing(start_emulator, tmp_path: 
     assert killed
     state = [m["value"] for m in first if m["type"] == "STATE"][-1]
     saved = state["bookmarks"]["contacts_to_companies"]["progress"]
-    assert saved["source"]["list_after"] and saved["source"]["list_start"] <= saved["position"]
+    assert saved["source"]["page_cursor"] and saved["source"]["page_start"] <= saved["position"]
     listed_before = list_requests(emulator)
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps(state))
@@ -80,7 +80,7 @@ def test_an_interrupted_discovery_resumes_its_listing(start_emulator, tmp_path: 
     records = set(association_records(first)) | set(association_records(second))
     assert records == account.truth("contacts", "companies", ids)
     listed_again = list_requests(emulator) - listed_before
-    assert listed_again == -(-(LISTED - saved["source"]["list_start"]) // 100)
+    assert listed_again == -(-(LISTED - saved["source"]["page_start"]) // 100)
 
 
 def test_without_pairs_the_catalog_offers_common_and_custom_ones(start_emulator, run_tap, tmp_path):

@@ -56,6 +56,22 @@ BAD_SETTINGS = {
     "api_url with a path": ({**with_pair(), "api_url": "https://x.example/crm"}, "no path"),
     "api_url without a scheme": ({**with_pair(), "api_url": "api.hubapi.com"}, "api_url"),
     "unknown api_version": ({**with_pair(), "api_version": "v3"}, "config['api_version']"),
+    "start_date not a date": (
+        {**with_pair(), "start_date": "last tuesday"},
+        "start_date 'last tuesday' is not an ISO 8601 date-time",
+    ),
+    "start_date without a zone": (
+        {**with_pair(), "start_date": "2026-01-01T00:00:00"},
+        "start_date '2026-01-01T00:00:00' is not an ISO 8601 date-time with a time zone",
+    ),
+    "start_date in the future": (
+        {**with_pair(), "start_date": "2999-01-01T00:00:00Z"},
+        "start_date 2999-01-01T00:00:00Z is in the future",
+    ),
+    "full_pass_every_days negative": (
+        {**with_pair(), "full_pass_every_days": -1},
+        "config['full_pass_every_days']",
+    ),
     "two pairs with one stream name": (
         {"access_token": TOKEN, "associations": [PAIR, {**PAIR, "from": "Contacts"}]},
         "stream name 'contacts_to_companies'",

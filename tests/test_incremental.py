@@ -1,0 +1,263 @@
+"""Incremental passes: only the records modified since the last pass, found by CRM search,
+with full passes on the user's schedule to catch what they cannot see."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from tap_hubspot_associations.emulator import Account, Emulator
+from tap_hubspot_associations.passes import DAY_MS, iso, parse_iso
+from tests.conftest import (
+    LABELS_STREAM,
+    association_records,
+    config_for,
+    run_and_kill,
+    seeded_account,
+    tap_command,
+)
+
+CONTACTS = ("contacts", "companies")
+COMPANIES = ("companies", "contacts")
+SEARCH = "/crm/objects/2026-03/{}/search"
+LIST = "/crm/objects/2026-03/{}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def account_modified_over(days: int, counts: dict[tuple[str, str], int]) -> Account:
+    """Records last modified at random times over the last `days` days."""
+    account, pairs = seeded_account(counts)
+    rng, now = random.Random(11), now_ms()
+    for (from_type, _), ids in pairs.items():
+        for id_ in ids:
+            account.modify(from_type, [id_], at=now - rng.randint(60_000, days * DAY_MS))
+    return account
+
+
+def listing_config(emulator: Emulator, *pairs: tuple[str, str], **settings: Any) -> dict:
+    config = config_for(emulator, {}, **{"batch_size": 100, **settings})
+    config["associations"] = [{"from": f, "to": t} for f, t in pairs]
+    return config
+
+
+def truth_modified(
+    account: Account, pair: tuple[str, str], since: int, until: int
+) -> set[tuple[Any, ...]]:
+    return account.truth(*pair, account.modified_between(pair[0], since, until))
+
+
+def bookmark(run_or_state: Any, stream: str = "contacts_to_companies") -> dict:
+    state = run_or_state if isinstance(run_or_state, dict) else run_or_state.states()[-1]
+    return state["bookmarks"][stream]
+
+
+def activations(messages: list[dict]) -> list[dict]:
+    """ACTIVATE_VERSION messages of association streams (labels are always full)."""
+    return [m for m in messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] != LABELS_STREAM]
+
+
+def test_an_incremental_pass_reads_exactly_the_records_modified_since_start_date(
+    start_emulator, run_tap
+) -> None:
+    account = account_modified_over(30, {CONTACTS: 600, COMPANIES: 300})
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    start_date = now_ms() - 10 * DAY_MS
+    config = listing_config(
+        emulator,
+        CONTACTS,
+        COMPANIES,
+        start_date=iso(start_date),
+        full_pass_every_days=0,
+        emit_activate_version_messages=True,
+    )
+    before = now_ms()
+    run = run_tap(config, emulator=emulator)
+    after = now_ms()
+    assert run.returncode == 0, run.stderr
+    expected = truth_modified(account, CONTACTS, start_date, before) | truth_modified(
+        account, COMPANIES, start_date, before
+    )
+    assert 0 < len(expected) < len(account.truth(*CONTACTS, account.objects["0-1"]))
+    assert run.record_set() == expected
+    for object_type in ("contacts", "companies"):
+        assert emulator.stats.requests[SEARCH.format(object_type)] > 0
+        assert emulator.stats.requests[LIST.format(object_type)] == 0
+    assert emulator.stats.statuses[400] == 0
+    assert activations(run.messages) == []
+    saved = bookmark(run)
+    assert before <= (parse_iso(saved["since"]) or 0) <= after
+    assert "last_full" not in saved and "progress" not in saved and "pass" not in saved
+
+
+def test_legacy_paths_search_through_crm_v3(start_emulator, run_tap) -> None:
+    account = account_modified_over(30, {CONTACTS: 300})
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    start_date = now_ms() - 10 * DAY_MS
+    config = listing_config(
+        emulator, CONTACTS, api_version="v4", start_date=iso(start_date), full_pass_every_days=0
+    )
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_modified(account, CONTACTS, start_date, now_ms())
+    assert emulator.stats.requests["/crm/v3/objects/contacts/search"] > 0
+
+
+def test_full_passes_on_schedule_catch_what_incremental_passes_cannot(
+    start_emulator, run_tap
+) -> None:
+    account, pairs = seeded_account({CONTACTS: 400})
+    ids = pairs[CONTACTS]
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    config = listing_config(
+        emulator,
+        CONTACTS,
+        start_date=iso(now_ms() - DAY_MS),
+        full_pass_every_days=7,
+        emit_activate_version_messages=True,
+    )
+
+    first = run_tap(config, emulator=emulator)
+    assert first.returncode == 0, first.stderr
+    assert first.record_set() == account.truth(*CONTACTS, ids)
+    assert emulator.stats.requests[LIST.format("contacts")] > 0
+    assert emulator.stats.requests[SEARCH.format("contacts")] == 0
+    assert len(activations(first.messages)) == 1
+    assert bookmark(first)["last_full"] == bookmark(first)["since"]
+
+    changed, unmodified, deleted = ids[:30], ids[200], ids[300:305]
+    account.seed(*CONTACTS, changed, seed=99)
+    account.modify("contacts", changed)
+    added = (10**13, (("HUBSPOT_DEFINED", 1, None),))
+    account.associate(*CONTACTS, unmodified, [*account.targets(*CONTACTS, unmodified), added])
+    account.archive("contacts", deleted)
+    time.sleep(0.01)
+
+    second = run_tap(config, state=first.states()[-1], emulator=emulator)
+    assert second.returncode == 0, second.stderr
+    assert second.record_set() == account.truth(*CONTACTS, changed)
+    assert activations(second.messages) == []
+    assert emulator.stats.requests[SEARCH.format("contacts")] > 0
+    missed = ("contacts", str(unmodified), "companies", str(added[0]), "HUBSPOT_DEFINED", 1, None)
+    assert missed not in first.record_set() | second.record_set()
+
+    state = second.states()[-1]
+    saved = bookmark(state)
+    assert saved["last_full"] == bookmark(first)["last_full"]
+    saved["last_full"] = iso((parse_iso(saved["last_full"]) or 0) - 8 * DAY_MS)
+    listed_before = emulator.stats.requests[LIST.format("contacts")]
+    third = run_tap(config, state=state, emulator=emulator)
+    assert third.returncode == 0, third.stderr
+    live = sorted(set(ids) - set(deleted))
+    assert third.record_set() == account.truth(*CONTACTS, live)
+    assert missed in third.record_set()
+    assert emulator.stats.requests[LIST.format("contacts")] > listed_before
+    stream = [m for m in third.messages if m.get("stream") == "contacts_to_companies"]
+    versions = activations(stream)
+    assert len(versions) == 1
+    assert stream.index(versions[0]) > max(i for i, m in enumerate(stream) if m["type"] == "RECORD")
+    assert {m["version"] for m in stream if m["type"] == "RECORD"} == {versions[0]["version"]}
+
+
+def test_more_changed_records_than_one_search_answers(start_emulator, run_tap) -> None:
+    """A bulk update stamps 1,250 records with one time; this emulator's searches answer
+    at most 1,000 results a query (HubSpot's cap is 10,000)."""
+    account, pairs = seeded_account({CONTACTS: 1_250})
+    stamp = now_ms() - 3_600_000
+    account.modify("contacts", pairs[CONTACTS], at=stamp)
+    emulator = start_emulator(account, page_size=4, search_cap=1_000, search_lag_seconds=0)
+    config = listing_config(
+        emulator, CONTACTS, start_date=iso(stamp - 1), full_pass_every_days=0, batch_size=1000
+    )
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == account.truth(*CONTACTS, pairs[CONTACTS])
+    assert emulator.stats.requests[SEARCH.format("contacts")] == -(-1_250 // 200)
+    assert emulator.stats.statuses[400] == 0
+    assert emulator.stats.statuses[429] == 0, "search's own 5/s limit was exceeded"
+
+
+def test_a_search_limit_lower_than_expected_is_waited_out(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({CONTACTS: 1_400})
+    stamp = now_ms() - 3_600_000
+    account.modify("contacts", pairs[CONTACTS], at=stamp)
+    emulator = start_emulator(account, page_size=4, search_per_second=2, search_lag_seconds=0)
+    config = listing_config(emulator, CONTACTS, start_date=iso(stamp), full_pass_every_days=0)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert emulator.stats.statuses[429] > 0
+    assert run.record_set() == account.truth(*CONTACTS, pairs[CONTACTS])
+
+
+def test_the_lookback_catches_changes_the_search_index_had_not_yet_seen(
+    start_emulator, run_tap
+) -> None:
+    account, pairs = seeded_account({CONTACTS: 200})
+    lag = 6.0
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=lag)
+    config = listing_config(emulator, CONTACTS, start_date=iso(now_ms() - DAY_MS))
+    an_hour_ago = iso(now_ms() - 3_600_000)
+    state = {
+        "bookmarks": {"contacts_to_companies": {"since": an_hour_ago, "last_full": an_hour_ago}}
+    }
+    late = pairs[CONTACTS][:5]
+    modified_at = now_ms()
+    account.modify("contacts", late, at=modified_at)
+
+    first = run_tap(config, state=state, emulator=emulator)
+    assert first.returncode == 0, first.stderr
+    assert first.record_set() == set(), "the index should not have shown the late changes yet"
+    time.sleep(max(0.0, modified_at / 1000 + lag - time.time()))
+    second = run_tap(config, state=first.states()[-1], emulator=emulator)
+    assert second.returncode == 0, second.stderr
+    assert second.record_set() == account.truth(*CONTACTS, late)
+
+
+def test_an_interrupted_incremental_pass_resumes_its_window(start_emulator, tmp_path: Path) -> None:
+    account, pairs = seeded_account({CONTACTS: 3_000}, max_targets=6)
+    ids = pairs[CONTACTS]
+    rng = random.Random(3)
+    for id_ in ids:
+        account.modify("contacts", [id_], at=now_ms() - rng.randint(60_000, 4 * DAY_MS))
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    start_date = now_ms() - 2 * DAY_MS
+    config = listing_config(
+        emulator, CONTACTS, start_date=iso(start_date), full_pass_every_days=0, max_concurrency=2
+    )
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    before = now_ms()
+
+    def mid_search(message: dict) -> bool:
+        saved = message.get("value", {}).get("bookmarks", {}).get("contacts_to_companies", {})
+        return saved.get("progress", {}).get("position", 0) >= 500
+
+    first, killed = run_and_kill(tap_command(config_path), mid_search)
+    assert killed
+    state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    saved = bookmark(state)
+    assert saved["pass"]["mode"] == "incremental" and "since" not in saved
+    assert saved["progress"]["source"]["page_cursor"]
+    searched_before = emulator.stats.requests[SEARCH.format("contacts")]
+    account.modify("contacts", ids[-10:])
+
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(state))
+    time.sleep(1.0)  # the killed run's last searches leave search's one-second window
+    second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
+    assert not killed
+    records = set(association_records(first)) | set(association_records(second))
+    window_end = parse_iso(saved["pass"]["until"]) or 0
+    assert before <= window_end
+    assert records == truth_modified(account, CONTACTS, start_date, window_end)
+    searched_again = emulator.stats.requests[SEARCH.format("contacts")] - searched_before
+    remaining = len(account.modified_between("contacts", start_date, window_end))
+    remaining -= saved["progress"]["source"]["page_start"]
+    assert searched_again == -(-remaining // 200), emulator.stats.statuses
+    final = bookmark([m["value"] for m in second if m["type"] == "STATE"][-1])
+    assert final["since"] == saved["pass"]["until"] and "pass" not in final

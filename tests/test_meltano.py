@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_hubspot_associations.emulator import Account, Emulator, RateLimit
+from tap_hubspot_associations.emulator import Account, Emulator, RateLimit, TruthRecord
+from tap_hubspot_associations.passes import DAY_MS, iso
 from tests.conftest import CAPTURED_OUTPUT, TOKEN, assert_no_secrets, clean_env, seeded_account
 from tests.pipelines import Postgres, meltano, postgres_cluster
 
@@ -62,23 +64,28 @@ def pipeline_env(
 
 def loaded(postgres: Postgres, env: dict[str, str], account: Account, pairs: dict) -> None:
     """Each table holds exactly the emulator's truth for its pair, each row once."""
-    schema = env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"]
     for (from_type, to_type), ids in pairs.items():
-        rows = postgres.query(
-            "select from_object_type, from_id, to_object_type, to_id, category, type_id::text, "
-            f"coalesce(label, '<null>') from {schema}.{from_type}_to_{to_type}"
-        )
-        truth = {
-            (*r[:5], str(r[5]), "<null>" if r[6] is None else r[6])
-            for r in account.truth(from_type, to_type, ids)
-        }
-        assert max(Counter(rows).values()) == 1, "a row is in the table twice"
-        assert set(rows) == truth
+        holds(postgres, env, (from_type, to_type), account.truth(from_type, to_type, ids))
 
 
-def run_pipeline(env: dict[str, str], *, succeed: bool = True) -> subprocess.CompletedProcess[str]:
+def holds(
+    postgres: Postgres, env: dict[str, str], pair: tuple[str, str], expected: set[TruthRecord]
+) -> None:
+    """The pair's table holds exactly `expected`, each row once."""
+    schema = env["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"]
+    rows = postgres.query(
+        "select from_object_type, from_id, to_object_type, to_id, category, type_id::text, "
+        f"coalesce(label, '<null>') from {schema}.{pair[0]}_to_{pair[1]}"
+    )
+    assert max(Counter(rows).values()) == 1, "a row is in the table twice"
+    assert set(rows) == {(*r[:5], str(r[5]), "<null>" if r[6] is None else r[6]) for r in expected}
+
+
+def run_pipeline(
+    env: dict[str, str], *options: str, succeed: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`meltano run` the pipeline; its output joins the suite-wide secret scan."""
-    result = meltano(*PIPELINE, env=env)
+    result = meltano(*PIPELINE, *options, env=env)
     CAPTURED_OUTPUT.extend((result.stdout, result.stderr))
     assert_no_secrets(result.stdout, result.stderr)
     if succeed:
@@ -150,3 +157,41 @@ def test_meltano_keeps_the_state_of_an_interrupted_run_and_resumes(
     resumed = [i for b in emulator.stats.batches[first_reads:] for i, after in b if after is None]
     assert len(resumed) < sum(len(ids) for ids in pairs.values())
     loaded(postgres, env, account, pairs)
+
+
+def test_incremental_passes_then_a_full_one_leave_exactly_the_live_associations(
+    meltano_installed: None, postgres: Postgres, start_emulator, tmp_path: Path
+) -> None:
+    pair = ("contacts", "companies")
+    account, pairs = seeded_account({pair: 150})
+    ids = pairs[pair]
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    env = pipeline_env(
+        emulator,
+        {},
+        postgres,
+        tmp_path,
+        TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS=json.dumps([{"from": pair[0], "to": pair[1]}]),
+        TAP_HUBSPOT_ASSOCIATIONS_START_DATE=iso(int(time.time() * 1000) - DAY_MS),
+        TAP_HUBSPOT_ASSOCIATIONS_EMIT_ACTIVATE_VERSION_MESSAGES="true",
+        TARGET_POSTGRES_ACTIVATE_VERSION="true",
+        TARGET_POSTGRES_HARD_DELETE="true",
+        TARGET_POSTGRES_ADD_RECORD_METADATA="true",
+    )
+    run_pipeline(env)
+    before = account.truth(*pair, ids)
+    holds(postgres, env, pair, before)
+
+    changed = [i for i in ids[:40] if len(account.targets(*pair, i)) > 1]
+    for id_ in changed:
+        account.associate(*pair, id_, account.targets(*pair, id_)[1:])
+    account.modify("contacts", changed)
+    account.archive("contacts", ids[100:105])
+    time.sleep(0.01)
+    log = run_pipeline(env).stderr
+    assert "incremental pass" in log, log[-6000:]
+    holds(postgres, env, pair, before | account.truth(*pair, changed))
+
+    log = run_pipeline(env, "--full-refresh").stderr
+    assert "full pass" in log
+    holds(postgres, env, pair, account.truth(*pair, account.objects["0-1"]))

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tap_hubspot_associations.ids import IdSource
 from tap_hubspot_associations.settings import AssociationPair
@@ -171,13 +172,26 @@ def test_oauth_secrets_never_reach_the_output(start_emulator, run_tap) -> None:
 SDK_SETTINGS = ("stream_maps", "stream_map_config", "faker_config", "flattening_")
 
 
-def test_readme_settings_table_matches_about(run_tap) -> None:
+def our_settings(run_tap) -> dict[str, object]:
+    """The tap's own settings and their defaults, as --about tells them."""
     about = json.loads(run_tap(None, args=["--about", "--format", "json"]).stdout)
-    ours = {
+    return {
         name: schema.get("default")
         for name, schema in about["settings"]["properties"].items()
         if not name.startswith(SDK_SETTINGS)
     }
+
+
+def test_meltano_yml_declares_every_setting_with_its_default(run_tap) -> None:
+    """Meltano hands a tap only the settings its meltano.yml declares."""
+    project = yaml.safe_load((Path(__file__).parent.parent / "meltano.yml").read_text())
+    extractor = project["plugins"]["extractors"][0]
+    declared = {s["name"]: s.get("value") for s in extractor["settings"]}
+    assert declared == our_settings(run_tap)
+
+
+def test_readme_settings_table_matches_about(run_tap) -> None:
+    ours = our_settings(run_tap)
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     table = readme.split("## Configuration", 1)[1].split("\n\n", 2)[1]
     rows = re.findall(r"^\| `(\w+)` \|\s*(?:`([^`]*)`)?\s*\|", table, flags=re.MULTILINE)

@@ -287,9 +287,58 @@ def discovery(workdir: Path) -> None:
         )
 
 
+# Incremental ---------------------------------------------------------------------------
+
+INCREMENTAL_TOTAL = 60_000
+INCREMENTAL_CHANGED = 12_000  # more than one search query answers (10,000)
+BULK_UPDATE_MS = int(time.time() * 1000) - 3_600_000
+
+
+def incremental_account() -> tuple[Account, dict[str, Any]]:
+    """Contacts of which a fifth were stamped by one bulk update an hour ago."""
+    account, options = discovery_account(INCREMENTAL_TOTAL, 0.05)()
+    changed = sorted(account.objects["0-1"])[:: INCREMENTAL_TOTAL // INCREMENTAL_CHANGED]
+    account.modify("contacts", changed, at=BULK_UPDATE_MS)
+    return account, options
+
+
+def incremental(workdir: Path) -> None:
+    # Search answers 200 ids a request, 5 requests a second.
+    ceiling = 5 * 200
+    print(
+        f"Incremental: {INCREMENTAL_CHANGED:,} of {INCREMENTAL_TOTAL:,} contacts changed by one "
+        f"bulk update, 50 ms latency, {DISCOVERY_PER_10S} requests per 10 s "
+        f"(search ceiling {ceiling:,} ids/s)"
+    )
+    spans = {}
+    for kind, settings in (
+        ("incremental pass", {"start_date": "2020-06-01T00:00:00Z", "full_pass_every_days": 0}),
+        ("full pass", {}),
+    ):
+        emulator = EmulatorProcess(incremental_account)
+        settings = {
+            **settings,
+            "max_requests_per_10s": DISCOVERY_PER_10S,
+            "associations": [{"from": "contacts", "to": "companies"}],
+        }
+        records = run_tap({**config(emulator.url, workdir / "unused"), **settings}, workdir)[0]
+        stats = emulator.finish()
+        spans[kind] = span = stats["last"] - stats["first"]
+        rate = f"{INCREMENTAL_CHANGED / span:7,.0f} changed ids/s" if kind.startswith("inc") else ""
+        print(
+            f"  {kind:17} {span:5.1f} s  {rate}  ({records:,} records, "
+            f"{stats['requests']} requests, 429s: {stats['statuses'].get(429, 0)})"
+        )
+    incremental_rate = INCREMENTAL_CHANGED / spans["incremental pass"]
+    print(
+        f"  incremental / search ceiling {incremental_rate / ceiling:.2f}; "
+        f"full pass takes {spans['full pass'] / spans['incremental pass']:.1f} times as long"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("rate", "cpu", "memory", "discovery"))
+    parser.add_argument("--only", choices=("rate", "cpu", "memory", "discovery", "incremental"))
     parser.add_argument("--window-ms", type=int, default=10_000, help="rate-limit window")
     parser.add_argument("--windows", type=int, default=4, help="windows the rate run spans")
     args = parser.parse_args()
@@ -303,6 +352,8 @@ def main() -> None:
             memory(workdir)
         if args.only in (None, "discovery"):
             discovery(workdir)
+        if args.only in (None, "incremental"):
+            incremental(workdir)
 
 
 if __name__ == "__main__":

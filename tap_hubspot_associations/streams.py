@@ -24,6 +24,7 @@ from tap_hubspot_associations.passes import (
     SINCE_KEY,
     Pass,
     iso,
+    parse_iso,
     plan_pass,
 )
 from tap_hubspot_associations.progress import ProgressReporter
@@ -255,6 +256,7 @@ class AssociationsStream(VersionedStream):
         settings = self._settings
         if self.pair.ids is not None:
             return Pass(full=True, until_ms=now_ms, reason=f"{self.pair.setting} lists its ids")
+        self._drop_unreadable(state)
         saved = Pass.from_state(state.get(PASS_KEY))
         if saved is not None and (saved.full or settings.start_date_ms is not None):
             this_pass = saved
@@ -269,6 +271,22 @@ class AssociationsStream(VersionedStream):
             )
         state[PASS_KEY] = this_pass.to_state()
         return this_pass
+
+    def _drop_unreadable(self, state: dict[str, Any]) -> None:
+        """Saved times this version cannot read are dropped: the pass then reads more
+        (from start_date, or in full), never less."""
+        for key in (SINCE_KEY, LAST_FULL_KEY, PASS_KEY):
+            if key not in state:
+                continue
+            value = state[key]
+            if (Pass.from_state(value) if key == PASS_KEY else parse_iso(value)) is None:
+                self.logger.warning(
+                    "The saved %r of %s is not one this version wrote (%.60r); ignored",
+                    key,
+                    self.name,
+                    value,
+                )
+                del state[key]
 
     def _ids_of(self, this_pass: Pass) -> Ids:
         pair, settings = self.pair, self._settings

@@ -261,3 +261,19 @@ def test_an_interrupted_incremental_pass_resumes_its_window(start_emulator, tmp_
     assert searched_again == -(-remaining // 200), emulator.stats.statuses
     final = bookmark([m["value"] for m in second if m["type"] == "STATE"][-1])
     assert final["since"] == saved["pass"]["until"] and "pass" not in final
+
+
+def test_unreadable_saved_times_are_ignored_and_more_is_read(start_emulator, run_tap) -> None:
+    account = account_modified_over(30, {CONTACTS: 300})
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    start_date = now_ms() - 10 * DAY_MS
+    config = listing_config(emulator, CONTACTS, start_date=iso(start_date), full_pass_every_days=0)
+    saved = {"since": "yesterday", "last_full": 42, "pass": {"mode": "sideways"}}
+    run = run_tap(config, state={"bookmarks": {"contacts_to_companies": saved}}, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    for key in saved:
+        assert f"The saved '{key}' of contacts_to_companies is not one this version wrote" in (
+            run.stderr
+        )
+    assert run.record_set() == truth_modified(account, CONTACTS, start_date, now_ms())
+    assert parse_iso(bookmark(run)["since"]) is not None

@@ -187,9 +187,10 @@ class Account:
 
 @dataclass
 class Faults:
-    """Failures the emulator injects into batch reads, and latency of every API call.
+    """Failures the emulator injects, and latency of every API call.
 
-    `script` names the faults of the first batch requests, one each, in order: "none",
+    Batch reads, listings and searches fail at the given rates; `script` names the
+    faults of the first batch read requests, one each, in order: "none",
     failures ("server_error", "locked", "migrating", "html_502", "stall", "reset",
     "bad_request"), or
     mangled answers to a good request ("truncated", "html_200", "missing_results",
@@ -197,6 +198,8 @@ class Faults:
     """
 
     script: tuple[str, ...] = ()
+    search_script: tuple[str, ...] = ()
+    """Faults of the first search requests, as `script` (failures and "truncated")."""
     server_error: float = 0.0
     locked: float = 0.0
     html_502: float = 0.0
@@ -265,11 +268,13 @@ class Emulator:
         self.search_lag_seconds = search_lag_seconds
         self.stats = Stats()
         self._oauth_tokens: dict[str, float] = {}
+        self._seed = seed
         self._rng = random.Random(seed)
+        self._route_rngs: dict[str, random.Random] = {}
         self._lock = threading.Lock()
         self._window: deque[float] = deque()
         self._daily_used = 0
-        self._scripted = 0
+        self._scripted: Counter[str] = Counter()
         self._listing: dict[str, tuple[int, list[int]]] = {}
         self._search_window: deque[float] = deque()
         self.first_request_at: float | None = None
@@ -336,14 +341,19 @@ class Emulator:
         if unknown is not None:
             reply = _error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {unknown}")
         elif kind == "batch_read":
-            fault = self._pick_fault()
+            fault = self._pick_fault(kind)
             reply = self._fault(fault) or self._batch_read(types[0], types[1], body)
             if reply.status in (200, 207):
                 self._mangle(reply, fault)
-        elif kind == "list":
-            reply = self._list(types[0], parse_qs(url.query))
-        elif kind == "search":
-            reply = self._search(types[0], body)
+        elif kind in ("list", "search"):
+            fault = self._pick_fault(kind)
+            reply = self._fault(fault) or (
+                self._list(types[0], parse_qs(url.query))
+                if kind == "list"
+                else self._search(types[0], body)
+            )
+            if reply.status == 200 and fault == "truncated":
+                self._mangle(reply, fault)
         elif kind == "labels":
             reply = self._labels(types[0], types[1])
         else:
@@ -624,13 +634,18 @@ class Emulator:
         }
         return _Reply(429, body=_json(body), headers=headers), {}
 
-    def _pick_fault(self) -> str:
+    def _pick_fault(self, route: str) -> str:
+        """The fault of this request: its route's script's next one, else one at the
+        configured rates, drawn from the route's own random sequence (listing and search
+        send one request at a time, so their faults come in a reproducible order)."""
         faults = self.faults
+        script = {"batch_read": faults.script, "search": faults.search_script}.get(route, ())
         with self._lock:
-            scripted = self._scripted
-            self._scripted += 1
-        if scripted < len(faults.script):
-            return faults.script[scripted]
+            rng = self._route_rngs.setdefault(route, random.Random(f"{self._seed}:{route}"))
+            index = self._scripted[route]
+            self._scripted[route] += 1
+        if index < len(script):
+            return script[index]
         rates = (
             ("stall", faults.stall),
             ("server_error", faults.server_error),
@@ -638,7 +653,8 @@ class Emulator:
             ("html_502", faults.html_502),
             ("truncated", faults.truncated_body),
         )
-        return next((kind for kind, rate in rates if self._chance(rate)), "none")
+        with self._lock:
+            return next((kind for kind, rate in rates if rate > 0 and rng.random() < rate), "none")
 
     def _wait_latency(self) -> None:
         faults = self.faults

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
 
-from tap_hubspot_associations.emulator import Account, Emulator
+from tap_hubspot_associations.emulator import Account, Emulator, Faults
 from tap_hubspot_associations.passes import DAY_MS, iso, parse_iso
 from tests.conftest import (
     LABELS_STREAM,
@@ -277,3 +278,41 @@ def test_unreadable_saved_times_are_ignored_and_more_is_read(start_emulator, run
         )
     assert run.record_set() == truth_modified(account, CONTACTS, start_date, now_ms())
     assert parse_iso(bookmark(run)["since"]) is not None
+
+
+def test_an_incremental_pass_under_every_fault_gives_the_exact_truth(
+    start_emulator, run_tap
+) -> None:
+    account = account_modified_over(30, {CONTACTS: 1_500})
+    faults = Faults(
+        search_script=("server_error", "none", "html_502", "truncated", "locked", "none", "stall"),
+        stall_seconds=3,
+        server_error=0.08,
+        locked=0.04,
+        html_502=0.04,
+        truncated_body=0.04,
+        id_error=0.02,
+        latency_seconds=0.01,
+    )
+    emulator = start_emulator(account, page_size=4, faults=faults, search_lag_seconds=0)
+    start_date = now_ms() - 31 * DAY_MS
+    config = listing_config(
+        emulator,
+        CONTACTS,
+        start_date=iso(start_date),
+        full_pass_every_days=0,
+        max_retries=8,
+        request_timeout=1,
+    )
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_modified(account, CONTACTS, start_date, now_ms())
+    retried = re.findall(r"POST /crm/objects/2026-03/contacts/search: (.*); retrying", run.stderr)
+    for reason in (
+        "HTTP 50",
+        "HTTP 502 Bad Gateway",
+        "not the expected JSON",
+        "HTTP 423",
+        "timed out",
+    ):
+        assert any(reason in line for line in retried), (reason, retried)

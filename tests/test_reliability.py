@@ -37,6 +37,7 @@ THREE_PAIRS = {
 def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(THREE_PAIRS)
     faults = Faults(
+        script=("html_502", "locked"),  # then at random, these among the rest
         server_error=0.05,
         locked=0.05,
         html_502=0.02,

@@ -8,6 +8,7 @@ import itertools
 import queue
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -122,7 +123,7 @@ class IdSource:
         return text
 
 
-class PagedIds:
+class PagedIds(ABC):
     """Ids HubSpot hands out a page at a time, fetched ahead of the batches that read them.
 
     Pages are a chain of cursors, one per response, so a thread of its own keeps the
@@ -141,12 +142,12 @@ class PagedIds:
     def validate(self) -> None:
         return None
 
-    def fingerprint(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def fingerprint(self) -> str: ...
 
+    @abstractmethod
     def _fetch(self, cursor: str | None, cancel: threading.Event) -> tuple[list[str], str | None]:
         """The ids of the page at `cursor` (None: the first), and the next page's cursor."""
-        raise NotImplementedError
 
     def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
         start, cursor = resume.get("page_start"), resume.get("page_cursor")

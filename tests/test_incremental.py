@@ -316,3 +316,23 @@ def test_an_incremental_pass_under_every_fault_gives_the_exact_truth(
         "timed out",
     ):
         assert any(reason in line for line in retried), (reason, retried)
+
+
+def test_a_pass_with_failed_ids_does_not_advance_its_bookmark(start_emulator, run_tap) -> None:
+    account = account_modified_over(30, {CONTACTS: 300})
+    start_date = now_ms() - 31 * DAY_MS
+    since_ms = now_ms() - 10 * DAY_MS
+    since = iso(since_ms)
+    failing = frozenset(account.modified_between("contacts", since_ms, now_ms())[-3:])
+    emulator = start_emulator(
+        account, page_size=4, search_lag_seconds=0, faults=Faults(failing_ids=failing)
+    )
+    config = listing_config(
+        emulator, CONTACTS, start_date=iso(start_date), full_pass_every_days=0, max_retries=1
+    )
+    state = {"bookmarks": {"contacts_to_companies": {"since": since}}}
+    run = run_tap(config, state=state, emulator=emulator)
+    assert run.returncode == 1
+    assert "some ids could not be read" in run.error_lines()[-1]
+    saved = bookmark(run)
+    assert saved["since"] == since and "pass" not in saved and "progress" not in saved

@@ -108,12 +108,15 @@ def parse_iso(value: object) -> int | None:
     None when `value` is not one."""
     if not isinstance(value, str):
         return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):  # Python 3.10 reads only numeric offsets
+        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return None
     if moment.tzinfo is None:
-        if len(value.strip()) > 10:
+        if len(text) > 10:
             return None
         moment = moment.replace(tzinfo=timezone.utc)
     return round(moment.timestamp() * 1000)

@@ -60,14 +60,15 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-COLUMNS = ("stream", "ids", "with", "without", "pages", "records", "failed")
+COLUMNS = ("stream", "pass", "ids", "with", "without", "pages", "records", "failed")
 
 
-def coverage_table(rows: Sequence[tuple[str, Coverage]]) -> list[str]:
-    """The end-of-run table: one line per stream, columns aligned."""
+def coverage_table(rows: Sequence[tuple[str, str, Coverage]]) -> list[str]:
+    """The end-of-run table: one line per stream (name, kind of pass, coverage), aligned."""
     cells = [COLUMNS] + [
         (
             name,
+            kind,
             f"{c.ids_requested:,}",
             f"{c.ids_with_associations:,}",
             f"{c.ids_without_associations:,}",
@@ -75,12 +76,12 @@ def coverage_table(rows: Sequence[tuple[str, Coverage]]) -> list[str]:
             f"{c.records:,}",
             f"{c.ids_failed:,}",
         )
-        for name, c in rows
+        for name, kind, c in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
     return [
         "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
+            cell.ljust(width) if i < 2 else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(row, widths, strict=True))
         )
         for row in cells

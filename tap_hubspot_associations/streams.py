@@ -144,6 +144,8 @@ class AssociationsStream(VersionedStream):
         self._settings = settings
         self._client = client
         self.coverage = Coverage()
+        self.pass_kind = "none"
+        """What this run did of the stream: full, incremental, or skipped."""
         self.failures: list[str] = []
         self._extracted_at = datetime.now(timezone.utc)
 
@@ -158,8 +160,10 @@ class AssociationsStream(VersionedStream):
             self.logger.info(
                 "%s was completed by the interrupted run this one resumes: skipped", self.name
             )
+            self.pass_kind = "skipped"
             return
         this_pass = self._this_pass(state)
+        self.pass_kind = "full" if this_pass.full else "incremental"
         ids = self._ids_of(this_pass)
         self.logger.info("%s: %s", self.name, this_pass.describe())
         bookmark = self._resume_point(state.get(PROGRESS_KEY), ids.fingerprint(), this_pass)

@@ -152,7 +152,7 @@ class TapHubSpotAssociations(Tap):
         for stream in streams:
             stream.end_run()
         if streams:
-            table = coverage_table([(s.name, s.coverage) for s in streams])
+            table = coverage_table([(s.name, s.pass_kind, s.coverage) for s in streams])
             self.logger.info("Coverage of this run:\n%s", "\n".join(table))
         failed = [(s.name, s.coverage.ids_failed, s.failures) for s in streams if s.failures]
         if failed:

@@ -161,12 +161,21 @@ def test_progress_lines_and_the_final_coverage_table(start_emulator, run_tap) ->
     assert len(done) >= 2 and done == sorted(done) and done[-1] <= 120
     assert re.search(r"requests/s, \d+ 429s and \d+ retries so far, ETA \d+m\d\ds", run.stderr)
     table = run.stderr.split("Coverage of this run:\n", 1)[1].splitlines()
-    assert table[0].split() == ["stream", "ids", "with", "without", "pages", "records", "failed"]
+    assert table[0].split() == [
+        "stream",
+        "pass",
+        "ids",
+        "with",
+        "without",
+        "pages",
+        "records",
+        "failed",
+    ]
     for line, ((from_type, to_type), ids) in zip(table[1:3], pairs.items(), strict=True):
         with_associations = sum(1 for i in ids if account.targets(from_type, to_type, i))
         records = len(account.truth(from_type, to_type, ids))
-        name, count, with_, without, _, emitted, failed = line.split()
-        assert name == f"{from_type}_to_{to_type}"
+        name, kind, count, with_, without, _, emitted, failed = line.split()
+        assert (name, kind) == (f"{from_type}_to_{to_type}", "full")
         assert (count, with_, without) == (
             str(len(ids)),
             str(with_associations),

@@ -142,6 +142,7 @@ def test_full_passes_on_schedule_catch_what_incremental_passes_cannot(
     second = run_tap(config, state=first.states()[-1], emulator=emulator)
     assert second.returncode == 0, second.stderr
     assert second.record_set() == account.truth(*CONTACTS, changed)
+    assert re.search(r"^contacts_to_companies +incremental +30 ", second.stderr, re.MULTILINE)
     assert activations(second.messages) == []
     assert emulator.stats.requests[SEARCH.format("contacts")] > 0
     missed = ("contacts", str(unmodified), "companies", str(added[0]), "HUBSPOT_DEFINED", 1, None)
@@ -157,6 +158,7 @@ def test_full_passes_on_schedule_catch_what_incremental_passes_cannot(
     live = sorted(set(ids) - set(deleted))
     assert third.record_set() == account.truth(*CONTACTS, live)
     assert missed in third.record_set()
+    assert re.search(rf"^contacts_to_companies +full +{len(live)} ", third.stderr, re.MULTILINE)
     assert emulator.stats.requests[LIST.format("contacts")] > listed_before
     stream = [m for m in third.messages if m.get("stream") == "contacts_to_companies"]
     versions = activations(stream)

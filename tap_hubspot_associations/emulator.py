@@ -3,7 +3,9 @@
 It behaves as `shared/hubspot-facts.md` describes HubSpot, ugly parts included: 207s
 with `errors[]`, results in shuffled order, numeric `toObjectId`, per-id paging with
 opaque cursors, a rolling rate-limit window with HubSpot's 429 body and headers,
-expiring OAuth tokens, and injected faults. Tests compare the tap's output with
+expiring OAuth tokens, CRM search with its 10,000-result cap, its own 5/s limit and an
+index that lags writes, records with modification times and archiving, and injected
+faults. Tests compare the tap's output with
 `Account.truth()`. Run `python -m tap_hubspot_associations.emulator` to serve a demo
 account.
 """

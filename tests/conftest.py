@@ -94,6 +94,11 @@ def batch_reads(emulator: Emulator) -> int:
     return sum(n for path, n in emulator.stats.requests.items() if path.endswith("/batch/read"))
 
 
+def last_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The value of the last STATE among Singer messages: what a target would keep."""
+    return [m["value"] for m in messages if m["type"] == "STATE"][-1]
+
+
 def parse_messages(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 

@@ -10,6 +10,7 @@ from tests.conftest import (
     association_records,
     batch_reads,
     config_for,
+    last_state,
     run_and_kill,
     seeded_account,
     tap_command,
@@ -69,7 +70,7 @@ def test_an_interrupted_discovery_resumes_its_listing(start_emulator, tmp_path: 
 
     first, killed = run_and_kill(tap_command(config_path), mid_listing)
     assert killed
-    state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    state = last_state(first)
     saved = state["bookmarks"]["contacts_to_companies"]["progress"]
     assert saved["source"]["page_cursor"] and saved["source"]["page_start"] <= saved["position"]
     listed_before = list_requests(emulator)

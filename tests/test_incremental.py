@@ -16,6 +16,7 @@ from tests.conftest import (
     LABELS_STREAM,
     association_records,
     config_for,
+    last_state,
     run_and_kill,
     seeded_account,
     tap_command,
@@ -242,7 +243,7 @@ def test_an_interrupted_incremental_pass_resumes_its_window(start_emulator, tmp_
 
     first, killed = run_and_kill(tap_command(config_path), mid_search)
     assert killed
-    state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    state = last_state(first)
     saved = bookmark(state)
     assert saved["pass"]["mode"] == "incremental" and "since" not in saved
     assert saved["progress"]["source"]["page_cursor"]
@@ -262,7 +263,7 @@ def test_an_interrupted_incremental_pass_resumes_its_window(start_emulator, tmp_
     remaining = len(account.modified_between("contacts", start_date, window_end))
     remaining -= saved["progress"]["source"]["page_start"]
     assert searched_again == -(-remaining // 200), emulator.stats.statuses
-    final = bookmark([m["value"] for m in second if m["type"] == "STATE"][-1])
+    final = bookmark(last_state(second))
     assert final["since"] == saved["pass"]["until"] and "pass" not in final
 
 

@@ -19,6 +19,13 @@ from tests.pipelines import Postgres, meltano, postgres_cluster
 
 PAIRS = {("contacts", "companies"): 150, ("deals", "contacts"): 60}
 PIPELINE = ("run", "tap-hubspot-associations", "target-postgres")
+DELETIONS = {
+    "TAP_HUBSPOT_ASSOCIATIONS_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
+    "TARGET_POSTGRES_ACTIVATE_VERSION": "true",
+    "TARGET_POSTGRES_HARD_DELETE": "true",
+    "TARGET_POSTGRES_ADD_RECORD_METADATA": "true",
+}
+"""Settings under which a complete full pass removes what HubSpot no longer has."""
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +122,7 @@ def test_a_deleted_association_disappears_after_the_next_full_pass(
         pairs,
         postgres,
         tmp_path,
-        TAP_HUBSPOT_ASSOCIATIONS_EMIT_ACTIVATE_VERSION_MESSAGES="true",
-        TARGET_POSTGRES_ACTIVATE_VERSION="true",
-        TARGET_POSTGRES_HARD_DELETE="true",
-        TARGET_POSTGRES_ADD_RECORD_METADATA="true",
+        **DELETIONS,
     )
     run_pipeline(env)
     loaded(postgres, env, account, pairs)
@@ -173,10 +177,7 @@ def test_incremental_passes_then_a_full_one_leave_exactly_the_live_associations(
         tmp_path,
         TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS=json.dumps([{"from": pair[0], "to": pair[1]}]),
         TAP_HUBSPOT_ASSOCIATIONS_START_DATE=iso(int(time.time() * 1000) - DAY_MS),
-        TAP_HUBSPOT_ASSOCIATIONS_EMIT_ACTIVATE_VERSION_MESSAGES="true",
-        TARGET_POSTGRES_ACTIVATE_VERSION="true",
-        TARGET_POSTGRES_HARD_DELETE="true",
-        TARGET_POSTGRES_ADD_RECORD_METADATA="true",
+        **DELETIONS,
     )
     run_pipeline(env)
     before = account.truth(*pair, ids)

@@ -19,6 +19,7 @@ from tests.conftest import (
     association_records,
     clean_env,
     config_for,
+    last_state,
     run_and_kill,
     seeded_account,
     tap_command,
@@ -99,9 +100,9 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tm
 
     first, killed = run_and_kill(tap_command(config_path), killed_mid_paging(12))
     assert killed, "the tap finished before it could be killed"
-    last_state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    saved = last_state(first)
     state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps(last_state))
+    state_path.write_text(json.dumps(saved))
     batches_before = len(emulator.stats.batches)
 
     resumed = subprocess.run(
@@ -134,15 +135,13 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tm
     )
     assert len(read_twice) <= REORDER_WINDOW * CONCURRENCY * BATCH
     part_read = {
-        id_
-        for b in last_state["bookmarks"].values()
-        for id_ in b.get("progress", {}).get("pending", {})
+        id_ for b in saved["bookmarks"].values() for id_ in b.get("progress", {}).get("pending", {})
     }
     overlap = set(records_first) & set(records_second)
     assert {r[1] for r in overlap} <= read_twice | part_read
     assert len(records_second) == len(set(records_second))
     assert len(emulator.stats.batches) > batches_before
-    final = [m["value"] for m in second if m["type"] == "STATE"][-1]
+    final = last_state(second)
     assert all("progress" not in b for b in final["bookmarks"].values())
 
 
@@ -169,7 +168,7 @@ def test_a_resumed_run_skips_streams_the_interrupted_run_completed(start_emulato
     first, killed = run_and_kill(tap_command(config_path), in_second_stream)
     assert killed
     state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps([m["value"] for m in first if m["type"] == "STATE"][-1]))
+    state_path.write_text(json.dumps(last_state(first)))
     before = dict(emulator.stats.requests)
     second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
     assert not killed
@@ -177,5 +176,5 @@ def test_a_resumed_run_skips_streams_the_interrupted_run_completed(start_emulato
     assert emulator.stats.requests[contacts] == before[contacts], "a completed stream was re-read"
     records = set(association_records(first)) | set(association_records(second))
     assert records == truth_of(account, pairs)
-    final = [m["value"] for m in second if m["type"] == "STATE"][-1]
+    final = last_state(second)
     assert all(not b for name, b in final["bookmarks"].items() if name != "association_labels")

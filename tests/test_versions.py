@@ -9,6 +9,7 @@ from tap_hubspot_associations.emulator import Faults
 from tests.conftest import (
     association_records,
     config_for,
+    last_state,
     run_and_kill,
     seeded_account,
     tap_command,
@@ -64,7 +65,7 @@ def test_one_version_across_a_crash_activated_only_at_the_end(start_emulator, tm
         m["type"] == "ACTIVATE_VERSION" and m["stream"] == "contacts_to_companies" for m in first
     )
     state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps([m["value"] for m in first if m["type"] == "STATE"][-1]))
+    state_path.write_text(json.dumps(last_state(first)))
     second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
     assert not killed
     both = first + second

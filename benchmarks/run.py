@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from tap_hubspot_associations.emulator import Account, Emulator, Faults, RateLimit
+from hubspot_emulator import Account, Emulator, Faults, RateLimit
 
 TOKEN = "pat-benchmark-token"
 

@@ -16,16 +16,17 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import backoff
 
-from tap_hubspot_associations.client import BadRequest, HubSpotClient
+from tap_hubspot_associations.client import HubSpotClient
+from tap_hubspot_associations.errors import BadRequest
 from tap_hubspot_associations.ids import Ids
+from tap_hubspot_associations.state import Bookmark
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
-BOOKMARK_FORMAT = 1
 REORDER_WINDOW = 2
 _LISTED_FAILURES = 20
 
@@ -49,53 +50,6 @@ class Coverage:
             f"{self.ids_with_associations}, without {self.ids_without_associations}, "
             f"extra pages followed {self.extra_pages}, records emitted {self.records}, "
             f"ids failed {self.ids_failed}"
-        )
-
-
-@dataclass
-class Bookmark:
-    """Where a pass is: ids consumed from the list, and ids whose reading is unfinished.
-
-    `pending` maps an id to its `after` cursor (None: read it from its first page). It
-    never holds more than about one batch of ids, so STATE stays small.
-    """
-
-    position: int = 0
-    pending: dict[str, str | None] = field(default_factory=dict)
-    ids: str | None = None
-    """Fingerprint of the id list the position counts in."""
-    version: int | None = None
-    """The table version of the pass, kept across resumes until it is activated."""
-    source: dict[str, Any] = field(default_factory=dict)
-    """What the id source needs to find `position` again (a list cursor)."""
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "format": BOOKMARK_FORMAT,
-            "ids": self.ids,
-            "version": self.version,
-            "position": self.position,
-            "pending": self.pending,
-            "source": self.source,
-        }
-
-    @classmethod
-    def from_state(cls, value: object) -> Bookmark | None:
-        """The bookmark in `value`, or None when it is not one this version wrote."""
-        if not isinstance(value, Mapping) or value.get("format") != BOOKMARK_FORMAT:
-            return None
-        position, pending = value.get("position"), value.get("pending")
-        if not isinstance(position, int) or position < 0 or not isinstance(pending, Mapping):
-            return None
-        if not all(after is None or isinstance(after, str) for after in pending.values()):
-            return None
-        ids, version, source = value.get("ids"), value.get("version"), value.get("source")
-        return cls(
-            position=position,
-            pending={str(k): v for k, v in pending.items()},
-            ids=ids if isinstance(ids, str) else None,
-            version=version if isinstance(version, int) else None,
-            source=dict(source) if isinstance(source, Mapping) else {},
         )
 
 
@@ -146,7 +100,7 @@ class BatchReader:
         self._queued = {
             id_: _Input(id_, after, saved=True) for id_, after in bookmark.pending.items()
         }
-        self._ids_fingerprint = bookmark.ids
+        self._ids_fingerprint = bookmark.ids_fingerprint
         self._version = bookmark.version
         self._in_flight: dict[str, _Input] = {}
         self._unfinished: deque[_Batch] = deque()
@@ -172,7 +126,7 @@ class BatchReader:
         return Bookmark(
             position=self._completed_position,
             pending=pending,
-            ids=self._ids_fingerprint,
+            ids_fingerprint=self._ids_fingerprint,
             version=self._version,
             source=self._ids.resume_at(self._completed_position),
         )
@@ -324,16 +278,13 @@ class BatchReader:
             if isinstance(to_id, bool) or not isinstance(to_id, (int, str)):
                 raise TypeError(to_id)
             for kind in target["associationTypes"]:
-                label = kind.get("label")
                 records.append(
                     {
                         "from_object_type": self._from_type,
                         "from_id": from_id,
                         "to_object_type": self._to_type,
                         "to_id": str(to_id),
-                        "category": str(kind["category"]),
-                        "type_id": int(kind["typeId"]),
-                        "label": None if label is None else str(label),
+                        **association_type_fields(kind),
                     }
                 )
         return records
@@ -350,6 +301,17 @@ class BatchReader:
         self._logger.warning(
             "id %s failed %d times, last: %s; giving up on it", item.id, item.attempts, problem
         )
+
+
+def association_type_fields(kind: Mapping[str, Any]) -> Record:
+    """The fields of a record naming one association type: of an association, or of
+    a label definition."""
+    label = kind.get("label")
+    return {
+        "category": str(kind["category"]),
+        "type_id": int(kind["typeId"]),
+        "label": None if label is None else str(label),
+    }
 
 
 def _input_json(item: _Input) -> dict[str, str]:

@@ -1,4 +1,20 @@
-"""Errors that end a run with one clear line instead of a traceback."""
+"""Every exception the tap raises or passes between its parts, in one place.
+
+```
+Exception
+ ├── TapError                 ends the run: one clear line, exit 1
+ │    ├── ConfigError         a setting, input file or saved state is wrong
+ │    ├── HubSpotError        HubSpot refused in a way retrying cannot fix
+ │    │    └── BadRequest     HubSpot called the request invalid (400)
+ │    └── IncompleteSyncError some ids still failed after every retry
+ ├── Cancelled                another request failed the run: stop waiting
+ ├── Transient                this attempt failed; a later one may not (client only)
+ └── Renewed                  the token was renewed: send again (client only)
+```
+
+`TapError` is what users see; the other three are signals inside the tap and never
+reach the user.
+"""
 
 from __future__ import annotations
 
@@ -15,5 +31,32 @@ class HubSpotError(TapError):
     """HubSpot refused a request in a way retrying cannot fix."""
 
 
+class BadRequest(HubSpotError):
+    """HubSpot called the request invalid (400)."""
+
+
 class IncompleteSyncError(TapError):
     """Some ids still failed after every retry; everything else was emitted."""
+
+
+class Cancelled(Exception):
+    """The caller gave up on this request (another one failed the run)."""
+
+
+class Transient(Exception):
+    """A failure that a later attempt may not see.
+
+    `wait` is what HubSpot asked for (None: back off), and `rate_limited` says the
+    attempt was refused by a rate limit, which does not count as a failed retry.
+    """
+
+    def __init__(
+        self, reason: str, wait: float | None = None, *, rate_limited: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.wait = wait
+        self.rate_limited = rate_limited
+
+
+class Renewed(Exception):
+    """The token was renewed after HubSpot called it expired: send the request again."""

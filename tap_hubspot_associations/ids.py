@@ -13,10 +13,10 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from tap_hubspot_associations.client import Cancelled
-from tap_hubspot_associations.errors import ConfigError, HubSpotError
+from tap_hubspot_associations.errors import Cancelled, ConfigError, HubSpotError
+from tap_hubspot_associations.paths import objects_path, search_path
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 _RECORD_ID = re.compile(r"[0-9]{1,20}")
 LIST_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200
+MAX_ID_LINE_BYTES = 1024
+"""An id has at most 20 digits; a line this long holds none."""
 FETCH_AHEAD = 3000
 """Ids fetched ahead of the batches that will read them."""
 
@@ -53,7 +55,8 @@ class Ids(Protocol):
 class IdSource:
     """The ordered ids of one pair; reading a file never holds more than one line."""
 
-    def __init__(self, *, setting: str, ids: Sequence[str] | None, ids_file: str | None) -> None:
+    def __init__(self, *, setting: str, ids: Sequence[object] | None, ids_file: str | None) -> None:
+        """`ids` as configured: strings or numbers, each checked when read."""
         self.setting = setting
         self._ids = ids
         self._ids_file = Path(ids_file) if ids_file is not None else None
@@ -93,24 +96,33 @@ class IdSource:
         return self._fingerprint
 
     def _read_file(self, path: Path) -> Iterator[str]:
+        """The ids of the file, a line at a time: a line longer than any id line could be
+        (one endless line, as `/dev/zero` gives) stops at `MAX_ID_LINE_BYTES`."""
         where = f"{self.setting}.ids_file {path}"
         try:
-            handle = path.open(encoding="utf-8", newline=None)
+            handle = path.open("rb")
         except FileNotFoundError:
             raise ConfigError(f"{where}: no such file") from None
         except IsADirectoryError:
             raise ConfigError(f"{where}: is a directory, not a file of ids") from None
         except OSError as exc:
             raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
-        line_number = 0
         with handle:
-            try:
-                for line_number, line in enumerate(handle, start=1):
-                    stripped = line.strip()
-                    if stripped:
-                        yield self._checked(stripped, f"{where}, line {line_number}")
-            except UnicodeDecodeError:
-                raise ConfigError(f"{where}, line {line_number + 1}: not UTF-8 text") from None
+            for line_number in itertools.count(1):
+                raw = handle.readline(MAX_ID_LINE_BYTES + 1)
+                if not raw:
+                    return
+                if len(raw) > MAX_ID_LINE_BYTES:
+                    raise ConfigError(
+                        f"{where}, line {line_number}: longer than {MAX_ID_LINE_BYTES} bytes, "
+                        "not a line of one record id"
+                    )
+                try:
+                    stripped = raw.decode("utf-8").strip()
+                except UnicodeDecodeError:
+                    raise ConfigError(f"{where}, line {line_number}: not UTF-8 text") from None
+                if stripped:
+                    yield self._checked(stripped, f"{where}, line {line_number}")
 
     @staticmethod
     def _checked(raw: object, where: str) -> str:
@@ -266,7 +278,7 @@ class SearchedIds(PagedIds):
         until_ms: int,
     ) -> None:
         super().__init__(setting=setting, object_type=object_type, client=client)
-        self._path = objects_path(api_version, object_type) + "/search"
+        self._path = search_path(api_version, object_type)
         self._since_ms = since_ms
         self._until_ms = until_ms
 
@@ -298,16 +310,6 @@ class SearchedIds(PagedIds):
             )
         more = bool((body.get("paging") or {}).get("next"))
         return ids, ids[-1] if ids and more else None
-
-
-def objects_path(api_version: str, object_type: str) -> str:
-    """The path of an object type's records, in the configured API version."""
-    escaped = quote(object_type, safe="")
-    return (
-        f"/crm/v3/objects/{escaped}"
-        if api_version == "v4"
-        else f"/crm/objects/{api_version}/{escaped}"
-    )
 
 
 def last_modified_property(object_type: str) -> str:

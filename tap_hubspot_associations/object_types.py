@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import ConfigError
+from tap_hubspot_associations.paths import schemas_path
 
 STANDARD_TYPES = {
     "contacts": "0-1",
@@ -57,7 +58,7 @@ class ObjectTypes:
 
     def __init__(self, client: HubSpotClient, api_version: str) -> None:
         self._client = client
-        self._version = "v3" if api_version == "v4" else api_version
+        self._schemas_path = schemas_path(api_version)
         self._custom: list[CustomType] | None = None
 
     def type_id(self, given: str, *, setting: str) -> str:
@@ -83,9 +84,7 @@ class ObjectTypes:
     def custom(self) -> list[CustomType]:
         """The account's custom object types (needs scope crm.schemas.custom.read)."""
         if self._custom is None:
-            body = self._client.get(
-                f"/crm-object-schemas/{self._version}/schemas", list_key="results"
-            )
+            body = self._client.get(self._schemas_path, list_key="results")
             self._custom = [
                 CustomType(
                     type_id=str(schema["objectTypeId"]),

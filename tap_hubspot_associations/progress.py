@@ -60,12 +60,12 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-COLUMNS = ("stream", "pass", "ids", "with", "without", "pages", "records", "failed")
+COVERAGE_COLUMNS = ("stream", "pass", "ids", "with", "without", "pages", "records", "failed")
 
 
 def coverage_table(rows: Sequence[tuple[str, str, Coverage]]) -> list[str]:
     """The end-of-run table: one line per stream (name, kind of pass, coverage), aligned."""
-    cells = [COLUMNS] + [
+    cells = [COVERAGE_COLUMNS] + [
         (
             name,
             kind,
@@ -78,7 +78,7 @@ def coverage_table(rows: Sequence[tuple[str, str, Coverage]]) -> list[str]:
         )
         for name, kind, c in rows
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COVERAGE_COLUMNS))]
     return [
         "  ".join(
             cell.ljust(width) if i < 2 else cell.rjust(width)

@@ -14,7 +14,7 @@ from singer_sdk import typing as th
 
 from tap_hubspot_associations.errors import ConfigError
 from tap_hubspot_associations.ids import IdSource
-from tap_hubspot_associations.passes import parse_iso
+from tap_hubspot_associations.state import parse_iso
 
 DEFAULT_API_URL = "https://api.hubapi.com"
 API_VERSIONS = ("2026-03", "v4")
@@ -128,6 +128,11 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
+DEFAULTS: dict[str, Any] = {
+    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
+"""The schema's defaults: the SDK fills them into the config, and only they exist."""
+
 
 @dataclass(frozen=True)
 class AssociationPair:
@@ -161,9 +166,11 @@ class Settings:
     progress_interval: float
     start_date_ms: int | None
     full_pass_every_days: int
+    emit_activate_version_messages: bool
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+    def from_config(cls, given: Mapping[str, Any]) -> Settings:
+        config = {**DEFAULTS, **given}
         access_token = config.get("access_token") or None
         oauth_values = tuple(
             config.get(k) or None for k in ("client_id", "client_secret", "refresh_token")
@@ -186,19 +193,20 @@ class Settings:
                 raise ConfigError(f"OAuth needs {', '.join(missing)} as well")
             oauth = (str(oauth_values[0]), str(oauth_values[1]), str(oauth_values[2]))
         return cls(
-            api_url=_checked_api_url(str(config.get("api_url") or DEFAULT_API_URL)),
-            api_version=str(config.get("api_version") or API_VERSIONS[0]),
+            api_url=_checked_api_url(str(config["api_url"])),
+            api_version=str(config["api_version"]),
             access_token=access_token,
             oauth=oauth,
             pairs=_pairs(config.get("associations")),
-            batch_size=int(config.get("batch_size") or MAX_BATCH_SIZE),
-            max_concurrency=int(config.get("max_concurrency") or 8),
-            max_requests_per_10s=int(config.get("max_requests_per_10s") or 100),
-            max_retries=int(config.get("max_retries", 5)),
-            request_timeout=float(config.get("request_timeout") or 60),
-            progress_interval=float(config.get("progress_interval") or 10),
+            batch_size=int(config["batch_size"]),
+            max_concurrency=int(config["max_concurrency"]),
+            max_requests_per_10s=int(config["max_requests_per_10s"]),
+            max_retries=int(config["max_retries"]),
+            request_timeout=float(config["request_timeout"]),
+            progress_interval=float(config["progress_interval"]),
             start_date_ms=_start_date(config.get("start_date")),
-            full_pass_every_days=int(config.get("full_pass_every_days", 7)),
+            full_pass_every_days=int(config["full_pass_every_days"]),
+            emit_activate_version_messages=bool(config["emit_activate_version_messages"]),
         )
 
 

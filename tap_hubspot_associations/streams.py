@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Literal
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
-from tap_hubspot_associations.batch_reader import BatchReader, Bookmark, Coverage
+from tap_hubspot_associations import sdk_hooks
+from tap_hubspot_associations.batch_reader import BatchReader, Coverage, association_type_fields
 from tap_hubspot_associations.ids import Ids, ListedIds, SearchedIds
-from tap_hubspot_associations.passes import (
+from tap_hubspot_associations.paths import associations_path
+from tap_hubspot_associations.progress import ProgressReporter
+from tap_hubspot_associations.state import (
+    COMPLETED_KEY,
     LAST_FULL_KEY,
     PASS_KEY,
+    PROGRESS_KEY,
     SINCE_KEY,
+    Bookmark,
     Pass,
     iso,
     parse_iso,
     plan_pass,
 )
-from tap_hubspot_associations.progress import ProgressReporter
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -41,10 +44,9 @@ if TYPE_CHECKING:
     from tap_hubspot_associations.settings import AssociationPair, Settings
     from tap_hubspot_associations.tap import TapHubSpotAssociations
 
-PROGRESS_KEY = "progress"
-COMPLETED_KEY = "completed_in_unfinished_run"
-"""Set when a stream completes; cleared when the whole run completes. A run that starts
-with it set resumes an interrupted run, and skips the streams that run completed."""
+PassKind = Literal["not run", "full", "incremental", "skipped"]
+"""What a run did of a stream: not run (yet), a full or incremental pass, or skipped
+because the interrupted run this one resumes completed it."""
 
 OBJECT_TYPE = "Object type as configured (name, type id or custom name)"
 RECORD_ID = "HubSpot record id, as a string (ids exceed 32 bits)"
@@ -74,15 +76,7 @@ LABEL_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-def associations_path(api_version: str, pair: AssociationPair, tail: str) -> str:
-    """A path of the associations API for a pair, in the configured version."""
-    from_type, to_type = quote(pair.from_type, safe=""), quote(pair.to_type, safe="")
-    if api_version == "v4":
-        return f"/crm/v4/associations/{from_type}/{to_type}/{tail}"
-    return f"/crm/associations/{api_version}/{from_type}/{to_type}/{tail}"
-
-
-class VersionedStream(Stream):
+class VersionedStream(sdk_hooks.PassThroughStream):
     """A full-table stream that sends ACTIVATE_VERSION when its pass is complete.
 
     The SDK sends it when a pass starts: a target then drops the old rows at once, and a
@@ -95,16 +89,19 @@ class VersionedStream(Stream):
         """False to the SDK: the stream sends ACTIVATE_VERSION itself, at the end."""
         return False
 
-    @cached_property
+    _settings: Settings
+
+    @property
     def _versioned(self) -> bool:
-        return bool(self.config.get("emit_activate_version_messages", False))
+        return self._settings.emit_activate_version_messages
 
     def _use_version(self, saved: int | None) -> int | None:
         """The version of this pass: the saved one when resuming, else a new one."""
         if not self._versioned:
             return saved
-        self._stream_version = saved or time.time_ns() // 1_000_000
-        return self._stream_version
+        version = saved or time.time_ns() // 1_000_000
+        sdk_hooks.set_table_version(self, version)
+        return version
 
     def _activate(self, version: int | None, *, complete: bool) -> None:
         if version is None or not self._versioned:
@@ -117,7 +114,7 @@ class VersionedStream(Stream):
                 self.name,
             )
             return
-        self._write_activate_version_message(version)
+        sdk_hooks.write_activate_version(self, version)
         self.logger.info("Activated version %d of %s", version, self.name)
 
 
@@ -144,14 +141,16 @@ class AssociationsStream(VersionedStream):
         self._settings = settings
         self._client = client
         self.coverage = Coverage()
-        self.pass_kind = "none"
-        """What this run did of the stream: full, incremental, or skipped."""
+        self.pass_kind: PassKind = "not run"
         self.failures: list[str] = []
         self._extracted_at = datetime.now(timezone.utc)
 
     @property
     def batch_read_path(self) -> str:
-        return associations_path(self._settings.api_version, self.pair, "batch/read")
+        pair = self.pair
+        return associations_path(
+            self._settings.api_version, pair.from_type, pair.to_type, "batch/read"
+        )
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -210,9 +209,7 @@ class AssociationsStream(VersionedStream):
         self.logger.info("Coverage of %s: %s", self.name, reader.coverage.summary())
 
     @override
-    def _generate_record_messages(
-        self, record: dict[str, Any]
-    ) -> Generator[RecordMessage, None, None]:
+    def pass_through_message(self, record: dict[str, Any]) -> RecordMessage | None:
         """Wrap our records as they are when nothing would change them.
 
         The SDK's path copies each record to drop deselected fields, conforms its types
@@ -222,12 +219,11 @@ class AssociationsStream(VersionedStream):
         by the response it came in.
         """
         if not self._records_pass_through:
-            yield from super()._generate_record_messages(record)
-            return
-        yield RecordMessage(
+            return None
+        return RecordMessage(
             stream=self.name,
             record=record,
-            version=self._stream_version,
+            version=sdk_hooks.table_version(self),
             time_extracted=self._extracted_at,
         )
 
@@ -315,27 +311,27 @@ class AssociationsStream(VersionedStream):
 
     def _resume_point(self, saved: object, ids: str, this_pass: Pass) -> Bookmark:
         if saved is None:
-            return Bookmark(ids=ids)
+            return Bookmark(ids_fingerprint=ids)
         bookmark = Bookmark.from_state(saved)
         if bookmark is None:
             self.logger.warning(
                 "The saved progress of %s is not one this version wrote; reading it from the start",
                 self.name,
             )
-            return Bookmark(ids=ids)
-        if bookmark.ids != ids:
+            return Bookmark(ids_fingerprint=ids)
+        if bookmark.ids_fingerprint != ids:
             self.logger.warning(
                 "The ids of %s changed since its saved progress; reading it from the start",
                 self.name,
             )
-            return Bookmark(ids=ids)
+            return Bookmark(ids_fingerprint=ids)
         if this_pass.full and self._versioned and bookmark.version is None:
             self.logger.warning(
                 "The saved progress of %s was made without table versions, which a version "
                 "activated now would delete; reading it from the start",
                 self.name,
             )
-            return Bookmark(ids=ids)
+            return Bookmark(ids_fingerprint=ids)
         self.logger.info(
             "Resuming %s after %d ids, with %d ids part-read",
             self.name,
@@ -346,8 +342,7 @@ class AssociationsStream(VersionedStream):
 
     def _emit_state(self) -> None:
         """Write STATE now: the SDK only writes it every 10,000 records and at the end."""
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        sdk_hooks.write_state_now(self)
 
 
 class AssociationLabelsStream(VersionedStream):
@@ -385,13 +380,12 @@ class AssociationLabelsStream(VersionedStream):
             if not stream.selected:
                 continue
             pair = stream.pair
-            path = associations_path(self._settings.api_version, pair, "labels")
+            path = associations_path(
+                self._settings.api_version, pair.from_type, pair.to_type, "labels"
+            )
             for kind in self._client.get(path, list_key="results")["results"]:
-                label = kind.get("label")
                 yield {
                     "from_object_type": pair.from_type,
                     "to_object_type": pair.to_type,
-                    "category": str(kind["category"]),
-                    "type_id": int(kind["typeId"]),
-                    "label": None if label is None else str(label),
+                    **association_type_fields(kind),
                 }

@@ -10,23 +10,15 @@ from typing import ClassVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
     PluginCapabilities,
     TapCapabilities,
 )
 
-from tap_hubspot_associations.client import (
-    CONNECT_TIMEOUT_SECONDS,
-    SEARCH_PER_SECOND,
-    TOKEN_PATH,
-    Auth,
-    HubSpotClient,
-    OAuthToken,
-    RateBudget,
-    StaticToken,
-)
+from tap_hubspot_associations.auth import Auth, OAuthToken, StaticToken
+from tap_hubspot_associations.client import CONNECT_TIMEOUT_SECONDS, HubSpotClient
 from tap_hubspot_associations.errors import (
     ConfigError,
     HubSpotError,
@@ -34,7 +26,10 @@ from tap_hubspot_associations.errors import (
     TapError,
 )
 from tap_hubspot_associations.object_types import COMMON_PAIRS, ObjectTypes
+from tap_hubspot_associations.paths import TOKEN_PATH
 from tap_hubspot_associations.progress import coverage_table
+from tap_hubspot_associations.rate_budget import SEARCH_PER_SECOND, RateBudget
+from tap_hubspot_associations.sdk_hooks import EndOfRunTap
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, AssociationPair, Settings
 from tap_hubspot_associations.streams import AssociationLabelsStream, AssociationsStream
 from tap_hubspot_associations.writer import RecordBufferingWriter
@@ -45,7 +40,7 @@ else:
     from typing_extensions import override
 
 
-class TapHubSpotAssociations(Tap):
+class TapHubSpotAssociations(EndOfRunTap):
     """Extracts HubSpot CRM associations through the batch read API."""
 
     name = "tap-hubspot-associations"
@@ -134,12 +129,16 @@ class TapHubSpotAssociations(Tap):
             self.logger.warning("Custom object pairs are not offered: %s", exc)
         return [AssociationPair(f"offered pair {f} -> {t}", f, t, None) for f, t in offered]
 
-    @override  # type: ignore[misc]  # sync_all is final, but the SDK has no end-of-run hook
-    def sync_all(self) -> None:
-        """Check every id list first; after the run, fail if any id could not be read."""
-        streams = [
+    @property
+    def _selected_pair_streams(self) -> list[AssociationsStream]:
+        return [
             s for s in self.streams.values() if isinstance(s, AssociationsStream) and s.selected
         ]
+
+    @override
+    def before_sync(self) -> None:
+        """Check every object type and id list before anything is emitted."""
+        streams = self._selected_pair_streams
         types = ObjectTypes(self.client, self.settings.api_version)
         for stream in streams:
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
@@ -148,7 +147,11 @@ class TapHubSpotAssociations(Tap):
                 self.logger.warning(
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
                 )
-        super().sync_all()
+
+    @override
+    def after_sync(self) -> None:
+        """The coverage table; fail if any id could not be read."""
+        streams = self._selected_pair_streams
         for stream in streams:
             stream.end_run()
         if streams:

@@ -1,125 +1,30 @@
-"""Shared test plumbing: an emulator per test, the tap run as users run it, output checks."""
+"""Fixtures: an emulator per test, and the tap run as users run it with its output checked.
+
+Everything else shared by the tests lives in `tests.helpers`.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tap_hubspot_associations.emulator import Account, Emulator, RateLimit, TruthRecord
-
-TOKEN = "pat-na1-test-0000-secret-token"
-CLIENT_ID = "client-id-1234"
-CLIENT_SECRET = "client-secret-never-printed"
-REFRESH_TOKEN = "refresh-token-never-printed"
-SECRETS = (TOKEN, CLIENT_SECRET, REFRESH_TOKEN)
-RUN_TIMEOUT = 120
-LABELS_STREAM = "association_labels"
-CAPTURED_OUTPUT: list[str] = []
-"""Everything every tap run of the session printed, for the suite-wide secret scan."""
-ISSUED_TOKENS: set[str] = set()
-"""Every OAuth access token the emulators handed out."""
-FAST_RATE = 1000
-"""Requests per 10 s in tests that are not about rate limits, so they run at full speed."""
-
-
-@dataclass
-class TapRun:
-    """What one run of the tap printed and how it ended."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        return parse_messages(self.stdout)
-
-    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
-        """Records of one stream, or of every association stream."""
-        return [
-            m["record"]
-            for m in self.messages
-            if m["type"] == "RECORD"
-            and (m["stream"] == stream if stream else m["stream"] != LABELS_STREAM)
-        ]
-
-    def record_set(self, stream: str | None = None) -> set[TruthRecord]:
-        return {as_truth(r) for r in self.records(stream)}
-
-    def states(self) -> list[dict[str, Any]]:
-        return [m["value"] for m in self.messages if m["type"] == "STATE"]
-
-    def error_lines(self) -> list[str]:
-        """Error lines; the tap's own one-line verdict comes last."""
-        return [
-            line
-            for line in self.stderr.splitlines()
-            if "| ERROR" in line or line.startswith("tap-hubspot-associations: error: ")
-        ]
-
-
-def as_truth(record: dict[str, Any]) -> TruthRecord:
-    return (
-        record["from_object_type"],
-        record["from_id"],
-        record["to_object_type"],
-        record["to_id"],
-        record["category"],
-        record["type_id"],
-        record["label"],
-    )
-
-
-def association_records(messages: list[dict[str, Any]]) -> list[TruthRecord]:
-    """The association records among Singer messages, as truth tuples."""
-    return [
-        as_truth(m["record"])
-        for m in messages
-        if m["type"] == "RECORD" and m["stream"] != LABELS_STREAM
-    ]
-
-
-def batch_reads(emulator: Emulator) -> int:
-    """How many batch read requests the emulator received."""
-    return sum(n for path, n in emulator.stats.requests.items() if path.endswith("/batch/read"))
-
-
-def last_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The value of the last STATE among Singer messages: what a target would keep."""
-    return [m["value"] for m in messages if m["type"] == "STATE"][-1]
-
-
-def parse_messages(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-def assert_no_secrets(*outputs: str, extra: tuple[str, ...] = ()) -> None:
-    for secret in SECRETS + extra:
-        for output in outputs:
-            assert secret not in output, "a secret appeared in the tap's output"
-
-
-def tap_command(config_path: Path | str, state_path: Path | None = None) -> list[str]:
-    """The tap's command line; `config_path` "ENV" reads settings from the environment."""
-    command = [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)]
-    if state_path is not None:
-        command += ["--state", str(state_path)]
-    return command
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without any TAP_HUBSPOT_ASSOCIATIONS_* setting from outside."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("TAP_HUBSPOT_ASSOCIATIONS_")}
+from hubspot_emulator import Account, Emulator, RateLimit
+from tests.helpers import (
+    CAPTURED_OUTPUT,
+    FAST_RATE,
+    ISSUED_TOKENS,
+    RUN_TIMEOUT,
+    TOKEN,
+    TapRun,
+    assert_no_secrets,
+    clean_env,
+    tap_command,
+)
 
 
 @pytest.fixture
@@ -177,82 +82,3 @@ def start_emulator() -> Iterator[Any]:
     for emulator in started:
         ISSUED_TOKENS.update(emulator.issued_tokens())
         emulator.stop()
-
-
-def run_and_kill(
-    command: list[str], kill_when: Callable[[dict[str, Any]], bool]
-) -> tuple[list[dict[str, Any]], bool]:
-    """Run the tap and SIGKILL it as soon as `kill_when` holds for a message it wrote.
-
-    Returns every message it wrote (a target would have read them all), and whether it
-    was killed.
-    """
-    messages: list[dict[str, Any]] = []
-    with (
-        tempfile.TemporaryFile("w+") as stderr,
-        subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=clean_env()
-        ) as process,
-    ):
-        assert process.stdout is not None
-        for line in process.stdout:
-            messages.append(json.loads(line))
-            if kill_when(messages[-1]):
-                process.send_signal(signal.SIGKILL)
-                break
-        # A line the kill cut short never reaches a target as a message.
-        messages += [json.loads(line) for line in process.stdout if line.endswith("\n")]
-        process.wait(timeout=RUN_TIMEOUT)
-        stderr.seek(0)
-        CAPTURED_OUTPUT.extend((json.dumps(messages), stderr.read()))
-    assert process.returncode in (0, -signal.SIGKILL), process.returncode
-    return messages, process.returncode == -signal.SIGKILL
-
-
-def config_for(
-    emulator: Emulator, pairs: dict[tuple[str, str], list[int]], **settings: Any
-) -> dict[str, Any]:
-    """A config reading `pairs` from the emulator with a private app token."""
-    return {
-        "access_token": TOKEN,
-        "api_url": emulator.url,
-        "max_requests_per_10s": FAST_RATE,
-        "associations": [
-            {"from": from_type, "to": to_type, "ids": [str(i) for i in ids]}
-            for (from_type, to_type), ids in pairs.items()
-        ],
-        **settings,
-    }
-
-
-def oauth_config(
-    emulator: Emulator, pairs: dict[tuple[str, str], list[int]], **settings: Any
-) -> dict[str, Any]:
-    """A config reading `pairs` from the emulator with OAuth credentials."""
-    config = config_for(emulator, pairs, **settings)
-    del config["access_token"]
-    return {
-        **config,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "refresh_token": REFRESH_TOKEN,
-    }
-
-
-def truth_of(account: Account, pairs: dict[tuple[str, str], list[int]]) -> set[TruthRecord]:
-    return set().union(*(account.truth(f, t, ids) for (f, t), ids in pairs.items()))
-
-
-def seeded_account(
-    pairs: dict[tuple[str, str], int], *, seed: int = 1, max_targets: int = 40
-) -> tuple[Account, dict[tuple[str, str], list[int]]]:
-    """An account where each pair has `count` from-ids with random associations."""
-    account = Account(custom_objects={"2-4242": "cars"})
-    ids: dict[tuple[str, str], list[int]] = {}
-    for index, ((from_type, to_type), count) in enumerate(pairs.items()):
-        first = 10**11 + index * 10**6
-        ids[(from_type, to_type)] = list(range(first, first + count))
-        account.seed(
-            from_type, to_type, ids[(from_type, to_type)], seed=seed, max_targets=max_targets
-        )
-    return account, ids

@@ -6,11 +6,14 @@ import json
 from collections import Counter
 from datetime import datetime
 
+import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_hubspot_associations.emulator import Emulator
+from hubspot_emulator import Emulator
 from tap_hubspot_associations.tap import TapHubSpotAssociations
-from tests.conftest import TOKEN, config_for, seeded_account, truth_of
+from tests.helpers import TOKEN, config_for, seeded_account, truth_of
+
+pytestmark = pytest.mark.e2e
 
 ACCOUNT, PAIRS = seeded_account(
     {("contacts", "companies"): 60, ("deals", "0-1"): 30, ("p4242_cars", "contacts"): 20}

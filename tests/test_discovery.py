@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tap_hubspot_associations.emulator import Account, Faults
-from tests.conftest import (
+import pytest
+
+from hubspot_emulator import Account, Faults
+from tests.helpers import (
     association_records,
     batch_reads,
     config_for,
@@ -15,6 +17,8 @@ from tests.conftest import (
     seeded_account,
     tap_command,
 )
+
+pytestmark = pytest.mark.e2e
 
 LISTED = 1_250
 

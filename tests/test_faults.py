@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from tap_hubspot_associations.client import RateBudget
-from tap_hubspot_associations.emulator import Faults, RateLimit
-from tests.conftest import (
+from hubspot_emulator import Faults, RateLimit
+from tap_hubspot_associations.rate_budget import RateBudget
+from tests.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
@@ -22,6 +22,7 @@ from tests.conftest import (
 PAIRS = {("contacts", "companies"): 60, ("deals", "contacts"): 30}
 
 
+@pytest.mark.e2e
 def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     limit = RateLimit(max_requests=4, interval_ms=1000, send_headers=False, retry_after=0.3)
@@ -32,6 +33,7 @@ def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:
     assert run.record_set() == truth_of(account, pairs)
 
 
+@pytest.mark.e2e
 def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     limit = RateLimit(max_requests=10, interval_ms=1000)
@@ -43,6 +45,7 @@ def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None
     assert run.record_set() == truth_of(account, pairs)
 
 
+@pytest.mark.e2e
 def test_slots_other_clients_hold_are_left_to_them(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     limit = RateLimit(max_requests=20, interval_ms=1000, taken_by_others=12)
@@ -64,6 +67,7 @@ def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> No
     budget.release(sent, {})  # answered at once: dated by its response
     now[0] = 102.0
     sent = budget.acquire(never)
+    assert sent is not None
     now[0] = 103.0
     budget.release(sent, {})  # slow answer: dated by its arrival, 100 ms after sending
     headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
@@ -111,6 +115,7 @@ def free_slots(budget: RateBudget) -> int:
         taken += 1
 
 
+@pytest.mark.e2e
 def test_daily_limit_stops_the_run_at_once(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     emulator = start_emulator(account, page_size=5, rate_limit=RateLimit(daily=3))
@@ -123,6 +128,7 @@ def test_daily_limit_stops_the_run_at_once(start_emulator, run_tap) -> None:
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.e2e
 def test_transient_failures_and_broken_bodies_are_retried(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     faults = Faults(server_error=0.15, html_502=0.1, truncated_body=0.15, locked=0.03)
@@ -134,6 +140,7 @@ def test_transient_failures_and_broken_bodies_are_retried(start_emulator, run_ta
     assert run.record_set() == truth_of(account, pairs)
 
 
+@pytest.mark.e2e
 def test_each_kind_of_transient_failure_is_retried(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     script = ("server_error", "locked", "migrating", "html_502", "truncated", "reset")
@@ -150,6 +157,7 @@ def test_each_kind_of_transient_failure_is_retried(start_emulator, run_tap) -> N
     assert "connection failed" in retries[-1] and "not the expected JSON" in retries[-2]
 
 
+@pytest.mark.e2e
 def test_a_server_that_does_not_answer_times_out_and_is_retried(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 40})
     emulator = start_emulator(account, page_size=5, faults=Faults(stall=0.5, stall_seconds=3))
@@ -160,6 +168,7 @@ def test_a_server_that_does_not_answer_times_out_and_is_retried(start_emulator, 
     assert run.record_set() == truth_of(account, pairs)
 
 
+@pytest.mark.e2e
 def test_persistent_server_errors_give_up_after_bounded_retries(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account, faults=Faults(server_error=1.0))
@@ -170,6 +179,7 @@ def test_persistent_server_errors_give_up_after_bounded_retries(start_emulator, 
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.e2e
 def test_invalid_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account)
@@ -183,6 +193,7 @@ def test_invalid_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
     assert sum(emulator.stats.requests.values()) == 1
 
 
+@pytest.mark.e2e
 def test_missing_scopes_are_named(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("deals", "companies"): 5})
     emulator = start_emulator(account)
@@ -194,6 +205,7 @@ def test_missing_scopes_are_named(start_emulator, run_tap) -> None:
     assert "crm.objects.companies.read" in run.error_lines()[-1]
 
 
+@pytest.mark.e2e
 def test_bad_request_shows_hubspots_message_and_correlation_id(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account, faults=Faults(script=("bad_request",)))
@@ -205,6 +217,7 @@ def test_bad_request_shows_hubspots_message_and_correlation_id(start_emulator, r
     assert batch_reads(emulator) == 1
 
 
+@pytest.mark.e2e
 def test_an_unknown_object_type_is_named_with_the_nearest_one(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5, ("p4242_cars", "deals"): 5})
     emulator = start_emulator(account)
@@ -236,6 +249,7 @@ def oauth_run(start_emulator, run_tap, **token_lifetimes):
     return account, pairs, emulator, run
 
 
+@pytest.mark.e2e
 def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> None:
     account, pairs, emulator, run = oauth_run(start_emulator, run_tap, token_ttl=1.5)
     assert run.returncode == 0, run.stderr
@@ -244,6 +258,7 @@ def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> 
     assert run.record_set() == truth_of(account, pairs)
 
 
+@pytest.mark.e2e
 def test_an_expired_token_is_refreshed_once_on_401(start_emulator, run_tap) -> None:
     account, pairs, emulator, run = oauth_run(
         start_emulator, run_tap, token_ttl=1.0, token_ttl_claimed=1800
@@ -254,6 +269,7 @@ def test_an_expired_token_is_refreshed_once_on_401(start_emulator, run_tap) -> N
     assert run.record_set() == truth_of(account, pairs)
 
 
+@pytest.mark.e2e
 def test_a_refused_refresh_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account, oauth_clients={CLIENT_ID: (CLIENT_SECRET, "other")})

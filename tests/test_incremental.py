@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tap_hubspot_associations.emulator import Account, Emulator, Faults
-from tap_hubspot_associations.passes import DAY_MS, iso, parse_iso
-from tests.conftest import (
+import pytest
+
+from hubspot_emulator import Account, Emulator, Faults
+from tap_hubspot_associations.state import DAY_MS, iso, parse_iso
+from tests.helpers import (
     LABELS_STREAM,
     association_records,
     config_for,
@@ -21,6 +23,8 @@ from tests.conftest import (
     seeded_account,
     tap_command,
 )
+
+pytestmark = pytest.mark.e2e
 
 CONTACTS = ("contacts", "companies")
 COMPANIES = ("companies", "contacts")

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tap_hubspot_associations.emulator import Account, Emulator, RateLimit, TruthRecord
-from tap_hubspot_associations.passes import DAY_MS, iso
-from tests.conftest import CAPTURED_OUTPUT, TOKEN, assert_no_secrets, clean_env, seeded_account
+from hubspot_emulator import Account, Emulator, RateLimit, TruthRecord
+from tap_hubspot_associations.state import DAY_MS, iso
+from tests.helpers import CAPTURED_OUTPUT, TOKEN, assert_no_secrets, clean_env, seeded_account
 from tests.pipelines import Postgres, meltano, postgres_cluster
+
+pytestmark = pytest.mark.e2e
 
 PAIRS = {("contacts", "companies"): 150, ("deals", "contacts"): 60}
 PIPELINE = ("run", "tap-hubspot-associations", "target-postgres")

@@ -1,17 +1,20 @@
-"""The wheel and the sdist install into clean venvs, and the installed tap runs."""
+"""The wheel and the sdist hold the tap alone, install into clean venvs, and the tap runs."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import tarfile
 import venv
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
+from tests.helpers import (
+    ROOT,
     association_records,
     clean_env,
     config_for,
@@ -19,7 +22,8 @@ from tests.conftest import (
     seeded_account,
     truth_of,
 )
-from tests.pipelines import ROOT
+
+pytestmark = pytest.mark.e2e
 
 VERSION = version("tap-hubspot-associations")
 
@@ -34,6 +38,37 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=600,
     )
     return out
+
+
+def test_the_wheel_holds_the_tap_and_nothing_else(dist) -> None:
+    """The emulator, the tests and the benchmarks are for development, not for users."""
+    (wheel,) = dist.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    dist_info = f"tap_hubspot_associations-{VERSION}.dist-info/"
+    strays = [
+        name for name in names if not name.startswith(("tap_hubspot_associations/", dist_info))
+    ]
+    assert not strays, f"the wheel holds more than the tap: {strays}"
+    assert "tap_hubspot_associations/py.typed" in names
+    assert "tap_hubspot_associations/__main__.py" in names
+
+
+def test_the_sdist_holds_the_tap_and_its_documents_only(dist) -> None:
+    (sdist,) = dist.glob("*.tar.gz")
+    top = f"tap_hubspot_associations-{VERSION}/"
+    with tarfile.open(sdist) as archive:
+        names = [name.removeprefix(top) for name in archive.getnames()]
+    # Hatchling always adds PKG-INFO, and .gitignore, which it reads again when it
+    # builds a wheel from the sdist.
+    documents = {"README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "PKG-INFO", ".gitignore"}
+    strays = [
+        name
+        for name in names
+        if name not in documents and not name.startswith("tap_hubspot_associations/")
+    ]
+    assert not strays, f"the sdist holds more than the tap: {strays}"
+    assert documents - {".gitignore"} <= set(names)
+    assert not any(name.startswith("hubspot_emulator") for name in names)
 
 
 @pytest.mark.parametrize("kind", ["whl", "tar.gz"])

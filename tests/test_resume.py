@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from hubspot_emulator import Faults
 from tap_hubspot_associations.batch_reader import REORDER_WINDOW
-from tap_hubspot_associations.emulator import Faults
-from tests.conftest import (
+from tests.helpers import (
     CAPTURED_OUTPUT,
     RUN_TIMEOUT,
     assert_no_secrets,
@@ -25,6 +25,8 @@ from tests.conftest import (
     tap_command,
     truth_of,
 )
+
+pytestmark = pytest.mark.e2e
 
 PAIRS = {("contacts", "companies"): 300, ("deals", "contacts"): 100}
 CONCURRENCY = 4

@@ -11,7 +11,7 @@ import yaml
 
 from tap_hubspot_associations.ids import IdSource
 from tap_hubspot_associations.settings import AssociationPair
-from tests.conftest import (
+from tests.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
@@ -80,6 +80,7 @@ BAD_SETTINGS = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", BAD_SETTINGS, ids=list(BAD_SETTINGS))
 def test_bad_settings_give_one_clear_line(case: str, run_tap) -> None:
     config, expected = BAD_SETTINGS[case]
@@ -94,6 +95,7 @@ def test_bad_settings_give_one_clear_line(case: str, run_tap) -> None:
     assert not any(m["type"] == "RECORD" for m in run.messages)
 
 
+@pytest.mark.e2e
 def test_a_bad_line_in_ids_file_is_named_before_anything_is_emitted(tmp_path: Path, run_tap):
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("  101\n\n102\r\n103 \n1O4\n105\n")
@@ -105,6 +107,7 @@ def test_a_bad_line_in_ids_file_is_named_before_anything_is_emitted(tmp_path: Pa
     assert not any(m["type"] in ("RECORD", "STATE") for m in run.messages)
 
 
+@pytest.mark.e2e
 def test_ids_file_ignores_whitespace_and_blank_lines(tmp_path: Path, start_emulator, run_tap):
     account, pairs = seeded_account({("contacts", "companies"): 30})
     ids = pairs[("contacts", "companies")]
@@ -118,6 +121,7 @@ def test_ids_file_ignores_whitespace_and_blank_lines(tmp_path: Path, start_emula
     assert run.record_set() == truth_of(account, pairs)
 
 
+@pytest.mark.e2e
 def test_settings_from_environment_variables(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 20})
     emulator = start_emulator(account, page_size=4)
@@ -135,6 +139,7 @@ def test_settings_from_environment_variables(start_emulator, run_tap) -> None:
     assert max(len(batch) for batch in emulator.stats.batches) == 7
 
 
+@pytest.mark.e2e
 def test_about_marks_every_credential_secret(run_tap) -> None:
     run = run_tap(None, args=["--about", "--format", "json"])
     assert run.returncode == 0, run.stderr
@@ -157,6 +162,7 @@ def test_stream_names(from_type: str, to_type: str, name: str) -> None:
     assert AssociationPair("associations[0]", from_type, to_type, source).stream_name == name
 
 
+@pytest.mark.e2e
 def test_oauth_secrets_never_reach_the_output(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 10})
     emulator = start_emulator(account, oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)})
@@ -182,6 +188,7 @@ def our_settings(run_tap) -> dict[str, object]:
     }
 
 
+@pytest.mark.e2e
 def test_meltano_yml_declares_every_setting_with_its_default(run_tap) -> None:
     """Meltano hands a tap only the settings its meltano.yml declares."""
     project = yaml.safe_load((Path(__file__).parent.parent / "meltano.yml").read_text())
@@ -190,6 +197,7 @@ def test_meltano_yml_declares_every_setting_with_its_default(run_tap) -> None:
     assert declared == our_settings(run_tap)
 
 
+@pytest.mark.e2e
 def test_readme_settings_table_matches_about(run_tap) -> None:
     ours = our_settings(run_tap)
     readme = (Path(__file__).parent.parent / "README.md").read_text()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tap_hubspot_associations.emulator import Faults
-from tests.conftest import (
+import pytest
+
+from hubspot_emulator import Faults
+from tests.helpers import (
     association_records,
     config_for,
     last_state,
@@ -15,6 +17,8 @@ from tests.conftest import (
     tap_command,
     truth_of,
 )
+
+pytestmark = pytest.mark.e2e
 
 PAIRS = {("contacts", "companies"): 120, ("deals", "contacts"): 40}
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from tap_hubspot_associations.emulator import Faults
-from tests.conftest import (
+import pytest
+
+from hubspot_emulator import Faults
+from tests.helpers import (
     CAPTURED_OUTPUT,
     ISSUED_TOKENS,
     SECRETS,
     config_for,
     seeded_account,
 )
+
+pytestmark = pytest.mark.e2e
 
 
 def test_no_secret_in_any_output_of_the_suite(start_emulator, run_tap) -> None:

@@ -1,18 +1,16 @@
-"""A HubSpot emulator: a real HTTP server on loopback with seeded, known ground truth.
+"""The emulator's HTTP side: a real server on loopback that answers as HubSpot does.
 
 It behaves as `shared/hubspot-facts.md` describes HubSpot, ugly parts included: 207s
 with `errors[]`, results in shuffled order, numeric `toObjectId`, per-id paging with
 opaque cursors, a rolling rate-limit window with HubSpot's 429 body and headers,
 expiring OAuth tokens, CRM search with its 10,000-result cap, its own 5/s limit and an
 index that lags writes, records with modification times and archiving, and injected
-faults. Tests compare the tap's output with
-`Account.truth()`. Run `python -m tap_hubspot_associations.emulator` to serve a demo
-account.
+faults (`hubspot_emulator.faults`). The data it serves is an `Account`
+(`hubspot_emulator.account`).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import random
@@ -20,212 +18,23 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from tap_hubspot_associations.object_types import STANDARD_TYPES
+from hubspot_emulator.account import Account
+from hubspot_emulator.faults import Faults, RateLimit
 
 MAX_INPUTS = 1000
 BAD_GATEWAY_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
 )
 
-AssociationType = tuple[str, int, str | None]
-"""(category, typeId, label)"""
-Target = tuple[int, tuple[AssociationType, ...]]
-"""(toObjectId, association types)"""
-TruthRecord = tuple[str, str, str, str, str, int, str | None]
-"""(from_object_type, from_id, to_object_type, to_id, category, type_id, label)"""
-SEEDED_AT_MS = 1_577_836_800_000
-"""When seeded records were last modified (2020-01-01), unless a test modifies them."""
 SEARCH_CAP = 10_000
 SEARCH_PAGE_MAX = 200
-
-
-class Account:
-    """The CRM of one portal: object types and the associations between their records."""
-
-    def __init__(
-        self, *, portal_id: int = 4242, custom_objects: Mapping[str, str] | None = None
-    ) -> None:
-        self.portal_id = portal_id
-        self.type_ids = dict(STANDARD_TYPES)
-        for type_id, name in (custom_objects or {}).items():
-            self.type_ids[f"p{portal_id}_{name}"] = type_id
-            self.type_ids[name] = type_id
-        self.names = {type_id: name for name, type_id in self.type_ids.items()}
-        self.custom = dict(custom_objects or {})
-        self.edges: dict[tuple[str, str], dict[int, list[Target]]] = {}
-        self.objects: dict[str, dict[int, int]] = {}
-        """Live records of each type (by type id), with when each was last modified (ms)."""
-        self.previously_modified: dict[tuple[str, int], int] = {}
-        """The modification before the last one: what a lagging search index still sees."""
-        self.archived: dict[str, set[int]] = {}
-        self.changes = 0
-        """Counts changes to the set of live records, so listings know to sort again."""
-
-    def add_objects(
-        self, object_type: str, ids: Iterable[int], *, modified_at: int = SEEDED_AT_MS
-    ) -> None:
-        known = self.objects.setdefault(self._known(object_type), {})
-        for id_ in ids:
-            known.setdefault(id_, modified_at)
-        self.changes += 1
-
-    def modify(self, object_type: str, ids: Iterable[int], *, at: int | None = None) -> None:
-        """Records changed (a property edited): their last-modified time becomes `at`.
-
-        Associating records does not modify them: that is HubSpot's way, and why an
-        incremental pass cannot see an association added between unmodified records.
-        """
-        type_id = self._known(object_type)
-        stamp = int(time.time() * 1000) if at is None else at
-        known = self.objects[type_id]
-        for id_ in ids:
-            self.previously_modified[(type_id, id_)] = known[id_]
-            known[id_] = stamp
-
-    def archive(self, object_type: str, ids: Iterable[int]) -> None:
-        """Records deleted: gone from listings and searches, with their associations."""
-        type_id = self._known(object_type)
-        for id_ in ids:
-            del self.objects[type_id][id_]
-            self.archived.setdefault(type_id, set()).add(id_)
-            for (from_type, _), edges in self.edges.items():
-                if from_type == type_id:
-                    edges.pop(id_, None)
-        self.changes += 1
-
-    def modified_between(self, object_type: str, since: int, until: int) -> list[int]:
-        """Ids of the live records last modified in [since, until) (epoch ms)."""
-        known = self.objects.get(self._known(object_type), {})
-        return sorted(id_ for id_, at in known.items() if since <= at < until)
-
-    def labels(self, from_type: str, to_type: str) -> set[AssociationType]:
-        """Every association type in use between two object types."""
-        pair = (self._known(from_type), self._known(to_type))
-        return {
-            kind
-            for targets in self.edges.get(pair, {}).values()
-            for _, kinds in targets
-            for kind in kinds
-        }
-
-    def type_id(self, given: str) -> str | None:
-        """The canonical type id of a name, type id or fully qualified name."""
-        if given in self.names:
-            return given
-        return self.type_ids.get(given.lower())
-
-    def associate(
-        self, from_type: str, to_type: str, from_id: int, targets: Iterable[Target]
-    ) -> None:
-        """Make `targets` the associations of one record (replacing any it had)."""
-        pair = (self._known(from_type), self._known(to_type))
-        self.edges.setdefault(pair, {})[from_id] = list(targets)
-        known = self.objects.setdefault(pair[0], {})
-        if from_id not in known:
-            known[from_id] = SEEDED_AT_MS
-            self.changes += 1
-
-    def targets(self, from_type: str, to_type: str, from_id: int) -> list[Target]:
-        pair = (self._known(from_type), self._known(to_type))
-        return self.edges.get(pair, {}).get(from_id, [])
-
-    def seed(
-        self,
-        from_type: str,
-        to_type: str,
-        from_ids: Iterable[int],
-        *,
-        seed: int,
-        max_targets: int = 40,
-    ) -> None:
-        """Give each id a random, reproducible set of associations (often none, some many)."""
-        rng = random.Random(f"{seed}:{from_type}:{to_type}")
-        default_type = rng.randint(1, 400)
-        for from_id in from_ids:
-            roll = rng.random()
-            if roll < 0.25:
-                count = 0
-            elif roll < 0.75:
-                count = rng.randint(1, 3)
-            elif roll < 0.93:
-                count = rng.randint(4, 12)
-            else:
-                count = rng.randint(13, max(13, max_targets))
-            count = min(count, max_targets)
-            targets = []
-            for to_id in rng.sample(range(10**10, 10**12), count):
-                kinds: list[AssociationType] = [("HUBSPOT_DEFINED", default_type, None)]
-                if rng.random() < 0.3:
-                    kinds.append(("HUBSPOT_DEFINED", default_type + 1, "Primary"))
-                if rng.random() < 0.15:
-                    kinds.append(("USER_DEFINED", 1000 + rng.randint(0, 3), "Billing contact"))
-                if rng.random() < 0.05:
-                    kinds.append(("WORK", 500, None))
-                targets.append((to_id, tuple(kinds)))
-            self.associate(from_type, to_type, from_id, targets)
-
-    def truth(self, from_type: str, to_type: str, from_ids: Iterable[int]) -> set[TruthRecord]:
-        """The records a perfect tap emits for these ids, with types named as given."""
-        return {
-            (from_type, str(from_id), to_type, str(to_id), category, type_id, label)
-            for from_id in set(from_ids)
-            for to_id, kinds in self.targets(from_type, to_type, from_id)
-            for category, type_id, label in kinds
-        }
-
-    def _known(self, given: str) -> str:
-        type_id = self.type_id(given)
-        if type_id is None:
-            raise KeyError(given)
-        return type_id
-
-
-@dataclass
-class Faults:
-    """Failures the emulator injects, and latency of every API call.
-
-    Batch reads, listings and searches fail at the given rates; `script` names the
-    faults of the first batch read requests, one each, in order: "none",
-    failures ("server_error", "locked", "migrating", "html_502", "stall", "reset",
-    "bad_request"), or
-    mangled answers to a good request ("truncated", "html_200", "missing_results",
-    "null_to", "extra_id"). After it, faults come at the given rates (0 to 1).
-    """
-
-    script: tuple[str, ...] = ()
-    search_script: tuple[str, ...] = ()
-    """Faults of the first search requests, as `script` (failures and "truncated")."""
-    server_error: float = 0.0
-    locked: float = 0.0
-    html_502: float = 0.0
-    truncated_body: float = 0.0
-    id_error: float = 0.0
-    latency_seconds: float = 0.0
-    latency_spread: float = 0.3
-    stall: float = 0.0
-    stall_seconds: float = 5.0
-    failing_ids: frozenset[int] = frozenset()
-    errors_in_200: bool = False
-
-
-@dataclass
-class RateLimit:
-    """HubSpot's rolling window, and the daily budget."""
-
-    max_requests: int = 100
-    interval_ms: int = 10_000
-    send_headers: bool = True
-    retry_after: float | None = None
-    daily: int | None = None
-    taken_by_others: int = 0
-    """Slots of every window that other clients of the app hold."""
 
 
 @dataclass
@@ -962,37 +771,3 @@ def _scope(account: Account, given: str) -> str:
         return "crm.objects.custom.read"
     name = account.names.get(type_id, given)
     return "tickets" if name == "tickets" else f"crm.objects.{name}.read"
-
-
-def demo_account(seed: int = 7) -> tuple[Account, dict[tuple[str, str], list[int]]]:
-    """A small portal with a custom object, and the ids of each demo pair."""
-    account = Account(custom_objects={"2-4242": "cars"})
-    rng = random.Random(seed)
-    pairs = {
-        ("contacts", "companies"): sorted(rng.sample(range(10**9, 10**11), 300)),
-        ("deals", "contacts"): sorted(rng.sample(range(10**9, 10**11), 120)),
-        ("p4242_cars", "contacts"): sorted(rng.sample(range(10**9, 10**11), 50)),
-    }
-    for (from_type, to_type), ids in pairs.items():
-        account.seed(from_type, to_type, ids, seed=seed)
-    return account, pairs
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve a demo HubSpot account on loopback.")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--page-size", type=int, default=10)
-    args = parser.parse_args()
-    account, pairs = demo_account()
-    emulator = Emulator(account, page_size=args.page_size)
-    url = emulator.start(port=args.port)
-    print(f"HubSpot emulator at {url}; token pat-test-token; pairs: {list(pairs)}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        emulator.stop()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,28 +1,101 @@
-"""Which pass a stream of a listed pair runs, full or incremental, and over what window.
+"""The STATE format: what a stream's bookmark holds, and which pass a stream runs.
+
+One bookmark per stream (`state_partitioning_keys = []`), under
+`bookmarks.<stream>`. Every time is ISO 8601 UTC with milliseconds (`iso()` turns
+epoch milliseconds into one, `parse_iso()` back). An example, mid-pass:
+
+```json
+{"bookmarks": {"contacts_to_companies": {
+  "pass": {"mode": "incremental", "since": "2026-11-20T03:55:00.000Z",
+           "until": "2026-11-28T04:00:00.000Z"},
+  "since": "2026-11-20T04:00:00.000Z",
+  "last_full": "2026-11-24T04:00:00.000Z",
+  "progress": {"format": 1, "ids": "search:contacts:1763611200000:1764302400000",
+               "version": null, "position": 3000,
+               "pending": {"101": "MTAx", "205": null},
+               "source": {"page_start": 2800, "page_cursor": "2799"}}
+}}}
+```
+
+- `progress` (`Bookmark`): where the running pass is; gone once the pass ends.
+- `pass` (`Pass`): the running pass's kind and window, so a resume keeps them.
+- `since`: when the last complete pass started: changes from then on are unread.
+- `last_full`: when the last complete full pass started.
+- `completed_in_unfinished_run`: the stream completed in a run that has not ended
+  yet; a run starting with it set resumes that run and skips the stream.
 
 A full pass reads every live id of the `from` type; an incremental one only the ids
 whose record was modified in its window. The window runs from where the last complete
 pass started (less `SEARCH_LOOKBACK_MS`, as the search index lags writes), or from
 `start_date`, up to the pass's own start. Full passes come back on the user's schedule,
-because incremental ones cannot see every change (see the README).
+because incremental ones cannot see every change (see docs/incremental.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 SEARCH_LOOKBACK_MS = 5 * 60 * 1000
 """Changes this old before the last pass started are read again: HubSpot's search
 index lags writes by seconds, and clocks drift."""
 DAY_MS = 24 * 60 * 60 * 1000
 
+PROGRESS_KEY = "progress"
 PASS_KEY = "pass"
 SINCE_KEY = "since"
-"""When the last complete pass of the stream started: changes from then on are unread."""
 LAST_FULL_KEY = "last_full"
-"""When the last complete full pass of the stream started."""
+COMPLETED_KEY = "completed_in_unfinished_run"
+BOOKMARK_FORMAT = 1
+
+
+@dataclass
+class Bookmark:
+    """Where a pass is: ids consumed from the list, and ids whose reading is unfinished.
+
+    `pending` maps an id to its `after` cursor (None: read it from its first page). It
+    never holds more than about one batch of ids, so STATE stays small.
+    """
+
+    position: int = 0
+    pending: dict[str, str | None] = field(default_factory=dict)
+    ids_fingerprint: str | None = None
+    """Which id list `position` counts in: saved progress resumes only the same list."""
+    version: int | None = None
+    """The table version of the pass, kept across resumes until it is activated."""
+    source: dict[str, Any] = field(default_factory=dict)
+    """What the id source needs to find `position` again (a list cursor)."""
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "format": BOOKMARK_FORMAT,
+            "ids": self.ids_fingerprint,
+            "version": self.version,
+            "position": self.position,
+            "pending": self.pending,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_state(cls, value: object) -> Bookmark | None:
+        """The bookmark in `value`, or None when it is not one this version wrote."""
+        if not isinstance(value, Mapping) or value.get("format") != BOOKMARK_FORMAT:
+            return None
+        position, pending = value.get("position"), value.get("pending")
+        if not isinstance(position, int) or position < 0 or not isinstance(pending, Mapping):
+            return None
+        if not all(after is None or isinstance(after, str) for after in pending.values()):
+            return None
+        ids, version, source = value.get("ids"), value.get("version"), value.get("source")
+        return cls(
+            position=position,
+            pending={str(k): v for k, v in pending.items()},
+            ids_fingerprint=ids if isinstance(ids, str) else None,
+            version=version if isinstance(version, int) else None,
+            source=dict(source) if isinstance(source, Mapping) else {},
+        )
 
 
 @dataclass(frozen=True)

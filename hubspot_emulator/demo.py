@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tap_hubspot_associations.emulator import Emulator, demo_account
+from hubspot_emulator import Emulator, demo_account
 
 OUTPUT = Path("output/demo")
 MELTANO = Path(".venv-meltano/bin/meltano")

@@ -1,0 +1,1 @@
+"""The tap's tests; shared plumbing in `tests.helpers`, fixtures in `conftest.py`."""

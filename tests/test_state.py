@@ -1,0 +1,161 @@
+"""The STATE format alone: times, bookmarks, passes and pass planning, in process."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_hubspot_associations.state import Bookmark, Pass, iso, parse_iso, plan_pass
+
+# Epoch seconds from GNU date (`date -u -d ... +%s`), not from the code under test.
+NEW_YEAR_2026_MS = 1_767_225_600_000
+LATE_NOVEMBER_MS = 1_795_925_106_789  # 2026-11-29T04:05:06.789Z
+DAY_MS = 86_400_000
+FIVE_MINUTES_MS = 300_000
+
+
+def test_iso_writes_utc_with_milliseconds() -> None:
+    assert iso(NEW_YEAR_2026_MS) == "2026-01-01T00:00:00.000Z"
+    assert iso(LATE_NOVEMBER_MS) == "2026-11-29T04:05:06.789Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-01T00:00:00Z", NEW_YEAR_2026_MS),
+        ("2026-01-01T00:00:00.000z", NEW_YEAR_2026_MS),
+        ("2026-01-01T01:00:00+01:00", NEW_YEAR_2026_MS),
+        ("2025-12-31T19:00:00-05:00", NEW_YEAR_2026_MS),
+        ("2026-01-01", NEW_YEAR_2026_MS),
+        ("2026-11-29T04:05:06.789Z", LATE_NOVEMBER_MS),
+    ],
+)
+def test_parse_iso_reads_zoned_times_and_dates(text: str, expected: int) -> None:
+    assert parse_iso(text) == expected
+
+
+@pytest.mark.parametrize("value", ["2026-01-01T00:00:00", "yesterday", "", None, 0, True])
+def test_parse_iso_refuses_what_is_not_a_zoned_time(value: object) -> None:
+    assert parse_iso(value) is None
+
+
+def test_bookmark_round_trip() -> None:
+    bookmark = Bookmark(
+        position=3000,
+        pending={"101": "MTAx", "205": None},
+        ids_fingerprint="list:contacts",
+        version=1764302400000,
+        source={"page_start": 2800, "page_cursor": "abc"},
+    )
+    saved = bookmark.to_state()
+    assert saved == {
+        "format": 1,
+        "ids": "list:contacts",
+        "version": 1764302400000,
+        "position": 3000,
+        "pending": {"101": "MTAx", "205": None},
+        "source": {"page_start": 2800, "page_cursor": "abc"},
+    }
+    assert Bookmark.from_state(saved) == bookmark
+
+
+GOOD = {"format": 1, "ids": "x", "version": None, "position": 3, "pending": {}, "source": {}}
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        None,
+        [],
+        {**GOOD, "format": 2},
+        {**GOOD, "position": -1},
+        {**GOOD, "position": "3"},
+        {**GOOD, "position": 3.0},
+        {**GOOD, "pending": []},
+        {**GOOD, "pending": {"101": 5}},
+    ],
+)
+def test_bookmark_refuses_shapes_it_never_wrote(saved: object) -> None:
+    assert Bookmark.from_state(saved) is None
+
+
+def test_pass_round_trips() -> None:
+    full = Pass(full=True, until_ms=NEW_YEAR_2026_MS)
+    assert full.to_state() == {"mode": "full", "since": None, "until": "2026-01-01T00:00:00.000Z"}
+    assert Pass.from_state(full.to_state()) == Pass(
+        full=True, until_ms=NEW_YEAR_2026_MS, reason="resumed"
+    )
+    incremental = Pass(full=False, since_ms=NEW_YEAR_2026_MS, until_ms=LATE_NOVEMBER_MS)
+    assert incremental.to_state() == {
+        "mode": "incremental",
+        "since": "2026-01-01T00:00:00.000Z",
+        "until": "2026-11-29T04:05:06.789Z",
+    }
+    resumed = Pass.from_state(incremental.to_state())
+    assert resumed is not None
+    assert (resumed.full, resumed.since_ms, resumed.until_ms) == (
+        False,
+        NEW_YEAR_2026_MS,
+        LATE_NOVEMBER_MS,
+    )
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"mode": "both", "until": "2026-01-01T00:00:00Z"},
+        {"mode": "full"},
+        {"mode": "incremental", "until": "2026-01-01T00:00:00Z"},
+        {"mode": "incremental", "since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+    ],
+)
+def test_pass_refuses_shapes_it_never_wrote(saved: object) -> None:
+    assert Pass.from_state(saved) is None
+
+
+def test_without_start_date_every_pass_is_full() -> None:
+    planned = plan_pass(
+        {"since": "2026-01-01T00:00:00Z"},
+        start_date_ms=None,
+        full_pass_every_days=7,
+        now_ms=LATE_NOVEMBER_MS,
+    )
+    assert planned.full
+    assert planned.until_ms == LATE_NOVEMBER_MS
+
+
+def test_first_pass_with_a_schedule_is_full() -> None:
+    planned = plan_pass(
+        {}, start_date_ms=NEW_YEAR_2026_MS, full_pass_every_days=7, now_ms=LATE_NOVEMBER_MS
+    )
+    assert planned.full
+
+
+@pytest.mark.parametrize(("age_days", "full"), [(6.9, False), (7.0, True), (30, True)])
+def test_full_pass_comes_back_on_schedule(age_days: float, full: bool) -> None:
+    last_full = iso(LATE_NOVEMBER_MS - round(age_days * DAY_MS))
+    planned = plan_pass(
+        {"last_full": last_full, "since": last_full},
+        start_date_ms=NEW_YEAR_2026_MS,
+        full_pass_every_days=7,
+        now_ms=LATE_NOVEMBER_MS,
+    )
+    assert planned.full is full
+
+
+def test_incremental_pass_reads_from_five_minutes_before_the_last_one() -> None:
+    planned = plan_pass(
+        {"since": "2026-11-28T04:05:06.789Z"},
+        start_date_ms=NEW_YEAR_2026_MS,
+        full_pass_every_days=0,
+        now_ms=LATE_NOVEMBER_MS,
+    )
+    assert not planned.full
+    assert planned.since_ms == LATE_NOVEMBER_MS - DAY_MS - FIVE_MINUTES_MS
+    assert planned.until_ms == LATE_NOVEMBER_MS
+
+
+def test_first_incremental_pass_reads_from_start_date() -> None:
+    planned = plan_pass(
+        {}, start_date_ms=NEW_YEAR_2026_MS, full_pass_every_days=0, now_ms=LATE_NOVEMBER_MS
+    )
+    assert (planned.full, planned.since_ms) == (False, NEW_YEAR_2026_MS)

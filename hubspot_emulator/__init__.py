@@ -17,8 +17,10 @@ from hubspot_emulator.account import (
     TruthRecord,
     demo_account,
 )
+from hubspot_emulator.clock import Clock
+from hubspot_emulator.dialect import Dialect
 from hubspot_emulator.faults import Faults, RateLimit
-from hubspot_emulator.server import MAX_INPUTS, SEARCH_CAP, Emulator, Stats
+from hubspot_emulator.server import MAX_INPUTS, SEARCH_CAP, Emulator, Exchange, Stats
 
 __all__ = [
     "MAX_INPUTS",
@@ -27,7 +29,10 @@ __all__ = [
     "STANDARD_TYPES",
     "Account",
     "AssociationType",
+    "Clock",
+    "Dialect",
     "Emulator",
+    "Exchange",
     "Faults",
     "RateLimit",
     "Stats",

@@ -9,8 +9,9 @@ object types rather than borrowing the tap's.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterable, Mapping
+
+from hubspot_emulator.clock import Clock
 
 STANDARD_TYPES: dict[str, str] = {
     "contacts": "0-1",
@@ -43,9 +44,16 @@ class Account:
     """The CRM of one portal: object types and the associations between their records."""
 
     def __init__(
-        self, *, portal_id: int = 4242, custom_objects: Mapping[str, str] | None = None
+        self,
+        *,
+        portal_id: int = 4242,
+        custom_objects: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.portal_id = portal_id
+        self.clock = clock or Clock()
+        """The portal's time: modifications without an explicit time happen now by it,
+        and an `Emulator` serving the account keeps time by it too."""
         self.type_ids = dict(STANDARD_TYPES)
         for type_id, name in (custom_objects or {}).items():
             self.type_ids[f"p{portal_id}_{name}"] = type_id
@@ -76,7 +84,7 @@ class Account:
         incremental pass cannot see an association added between unmodified records.
         """
         type_id = self._known(object_type)
-        stamp = int(time.time() * 1000) if at is None else at
+        stamp = self.clock.time_ms() if at is None else at
         known = self.objects[type_id]
         for id_ in ids:
             self.previously_modified[(type_id, id_)] = known[id_]
@@ -107,6 +115,21 @@ class Account:
             for _, kinds in targets
             for kind in kinds
         }
+
+    def path_type_id(self, given: str) -> str | None:
+        """The type id of an object type as HubSpot's paths accept it: a type id, a
+        standard type's plural or singular name, a custom object's fully qualified name
+        or `p_{name}`. Its bare name is refused, as HubSpot does since 2025-06-24."""
+        if given in self.names:
+            return given
+        lowered = given.lower()
+        for plural, type_id in STANDARD_TYPES.items():
+            if lowered in (plural, singular(plural)):
+                return type_id
+        for type_id, name in self.custom.items():
+            if lowered in (f"p{self.portal_id}_{name}", f"p_{name}"):
+                return type_id
+        return None
 
     def type_id(self, given: str) -> str | None:
         """The canonical type id of a name, type id or fully qualified name."""
@@ -174,7 +197,7 @@ class Account:
         }
 
     def _known(self, given: str) -> str:
-        type_id = self.type_id(given)
+        type_id = self.type_id(given) or self.path_type_id(given)
         if type_id is None:
             raise KeyError(given)
         return type_id
@@ -192,3 +215,10 @@ def demo_account(seed: int = 7) -> tuple[Account, dict[tuple[str, str], list[int
     for (from_type, to_type), ids in pairs.items():
         account.seed(from_type, to_type, ids, seed=seed)
     return account, pairs
+
+
+def singular(plural: str) -> str:
+    """A standard type's singular name, as HubSpot's messages and paths use it."""
+    if plural.endswith("ies"):
+        return plural[:-3] + "y"
+    return plural.removesuffix("s")

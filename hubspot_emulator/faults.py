@@ -12,9 +12,15 @@ class Faults:
     Batch reads, listings and searches fail at the given rates; `script` names the
     faults of the first batch read requests, one each, in order: "none",
     failures ("server_error", "locked", "migrating", "html_502", "stall", "reset",
-    "bad_request"), or
+    "bad_request"), refusals ("rate_limited": a 429 carrying `Retry-After:
+    rate_limited_retry_after`; "expired_token": the OAuth token of the request expires
+    now, and the request gets HubSpot's 401), or
     mangled answers to a good request ("truncated", "html_200", "missing_results",
     "null_to", "extra_id"). After it, faults come at the given rates (0 to 1).
+
+    A "stall" answers normally after `stall_seconds`. `slow_ids` make every batch read
+    holding one of them answer only after `slow_seconds` (or `Emulator.release_stalls()`),
+    while other requests go on: one slow batch among fast ones.
     """
 
     script: tuple[str, ...] = ()
@@ -31,6 +37,11 @@ class Faults:
     stall_seconds: float = 5.0
     failing_ids: frozenset[int] = frozenset()
     errors_in_200: bool = False
+    rate_limited_retry_after: float = 3.0
+    slow_ids: frozenset[int] = frozenset()
+    slow_seconds: float = 60.0
+    first_answer_seconds: float = 0.0
+    """The very first API request, whatever it asks, is answered after this long."""
 
 
 @dataclass
@@ -44,3 +55,10 @@ class RateLimit:
     daily: int | None = None
     taken_by_others: int = 0
     """Slots of every window that other clients of the app hold."""
+    arrival_grace: float = 0.0
+    """Seconds sooner than HubSpot would that a request leaves the window here.
+
+    A client can only date its requests by when it sent them; on a busy test machine a
+    request may reach the emulator a scheduling delay later than it would reach HubSpot,
+    and so stay in the window that much longer. Tests that assert "no 429" set a grace
+    above such delays so that they measure the client's pacing, not the machine's load."""

@@ -6,7 +6,10 @@ opaque cursors, a rolling rate-limit window with HubSpot's 429 body and headers,
 expiring OAuth tokens, CRM search with its 10,000-result cap, its own 5/s limit and an
 index that lags writes, records with modification times and archiving, and injected
 faults (`hubspot_emulator.faults`). The data it serves is an `Account`
-(`hubspot_emulator.account`).
+(`hubspot_emulator.account`). It keeps time by the account's `Clock`, which tests move
+forward instead of sleeping, and logs every exchange with the times it saw, so that
+tests measure what a client did (how long it waited, what it sent) by the server's
+account of it, not the client's.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from hubspot_emulator.account import Account
+from hubspot_emulator.account import Account, singular
+from hubspot_emulator.clock import Clock
+from hubspot_emulator.dialect import Dialect
 from hubspot_emulator.faults import Faults, RateLimit
 
 MAX_INPUTS = 1000
@@ -37,14 +42,39 @@ SEARCH_CAP = 10_000
 SEARCH_PAGE_MAX = 200
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request as the emulator saw it, with its answer."""
+
+    method: str
+    path: str
+    arrived: float
+    """When the request was read, by the emulator's clock (`Clock.monotonic()`)."""
+    answered: float
+    """When its answer was written (for a connection reset: when it was dropped)."""
+    status: int
+    """The answer's status; 0 for a connection dropped without one."""
+
+
 @dataclass
 class Stats:
     """What the emulator saw; tests read it."""
 
     requests: Counter[str] = field(default_factory=Counter)
+    """Requests by path, counted on arrival (refused ones included)."""
     statuses: Counter[int] = field(default_factory=Counter)
     batches: list[list[tuple[str, str | None]]] = field(default_factory=list)
+    """The inputs of each batch read the emulator served, as (id, after)."""
     tokens_issued: int = 0
+    log: list[Exchange] = field(default_factory=list)
+    """Every exchange in the order its answer was written."""
+    searches: list[dict[str, Any]] = field(default_factory=list)
+    """The body of every search request the emulator ran (not those it refused first)."""
+
+    def answered(self, path: str, status: int = 200) -> int:
+        """Requests to `path` answered with `status`: unlike `requests`, refused ones
+        (429s, faults) are not counted."""
+        return sum(1 for e in list(self.log) if e.path == path and e.status == status)
 
 
 class Emulator:
@@ -65,8 +95,17 @@ class Emulator:
         search_cap: int = SEARCH_CAP,
         search_per_second: int = 5,
         search_lag_seconds: float = 2.0,
+        clock: Clock | None = None,
+        dialect: Dialect | None = None,
     ) -> None:
         self.account = account
+        self.dialect = dialect or Dialect()
+        self._pending_left = self.dialect.pending_answers
+        self._daily_answered = 0
+        self._second: deque[float] = deque()
+        self.clock = clock or account.clock
+        """The emulator's time (the account's unless given): `clock.advance()` lets time
+        pass for rate windows, search's lag and token expiry without waiting."""
         self.page_size = page_size
         self.faults = faults or Faults()
         self.rate_limit = rate_limit or RateLimit()
@@ -88,6 +127,10 @@ class Emulator:
         self._scripted: Counter[str] = Counter()
         self._listing: dict[str, tuple[int, list[int]]] = {}
         self._search_window: deque[float] = deque()
+        self._stop_stalls = threading.Event()
+        self._in_flight = 0
+        self._answered_any = False
+        self._idle = threading.Condition(self._lock)
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -104,7 +147,12 @@ class Emulator:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
 
+    def release_stalls(self) -> None:
+        """Answer every stalled and slow request now, and stall none from now on."""
+        self._stop_stalls.set()
+
     def stop(self) -> None:
+        self._stop_stalls.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -124,15 +172,16 @@ class Emulator:
         path = url.path
         with self._lock:
             self.stats.requests[path] += 1
-            self.last_request_at = time.monotonic()
+            self.last_request_at = self.clock.monotonic()
             self.first_request_at = self.first_request_at or self.last_request_at
         if method == "POST" and path == "/oauth/v1/token":
             return self._token(body)
         route = _route(method, path)
         if route is None:
             return _error(404, "NOT_FOUND", f"No route for {method} {path}")
-        kind, types = route
-        unknown = next((t for t in types if self.account.type_id(t) is None), None)
+        kind, given = route
+        unknown = next((t for t in given if self.account.path_type_id(t) is None), None)
+        types = [self.account.path_type_id(t) or t for t in given]
         scopes = (
             ["crm.schemas.custom.read"]
             if kind == "schemas"
@@ -146,31 +195,86 @@ class Emulator:
             limited = self._search_rate_limited()
         else:
             limited, rate_headers = self._rate_limited()
+            limited = limited or self._secondly_limited()
         if limited is not None:
             return limited
+        with self._lock:
+            first = not self._answered_any
+            self._answered_any = True
+        if first and self.faults.first_answer_seconds:
+            self._stop_stalls.wait(self.faults.first_answer_seconds)
         self._wait_latency()
         if unknown is not None:
             reply = _error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {unknown}")
         elif kind == "batch_read":
             fault = self._pick_fault(kind)
-            reply = self._fault(fault) or self._batch_read(types[0], types[1], body)
+            reply = (
+                self._fault(fault, headers)
+                or self._rate_limit_fault(fault)
+                or self._batch_read(types[0], types[1], body)
+            )
             if reply.status in (200, 207):
                 self._mangle(reply, fault)
         elif kind in ("list", "search"):
             fault = self._pick_fault(kind)
-            reply = self._fault(fault) or (
+            reply = self._fault(fault, headers) or (
                 self._list(types[0], parse_qs(url.query))
                 if kind == "list"
                 else self._search(types[0], body)
             )
             if reply.status == 200 and fault == "truncated":
                 self._mangle(reply, fault)
+        elif kind == "labels" and self.dialect.labels_status is not None:
+            reply = _error(self.dialect.labels_status, "MISSING_SCOPES", "This app lacks a scope")
         elif kind == "labels":
             reply = self._labels(types[0], types[1])
         else:
             reply = self._schemas()
         reply.headers.update(rate_headers)
+        reply.headers.update(self._dialect_headers())
         return reply
+
+    def _dialect_headers(self) -> dict[str, str]:
+        """The daily and per-second rate-limit headers, where the dialect sends them."""
+        headers: dict[str, str] = {}
+        dialect = self.dialect
+        with self._lock:
+            if dialect.daily_allowance is not None:
+                self._daily_answered += 1
+                remaining = max(dialect.daily_allowance - self._daily_answered, 0)
+                headers["X-HubSpot-RateLimit-Daily"] = str(dialect.daily_allowance)
+                headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(remaining)
+            if dialect.secondly_limit is not None:
+                now = self.clock.monotonic()
+                recent = sum(1 for at in self._second if at > now - 1.0)
+                headers["X-HubSpot-RateLimit-Secondly"] = str(dialect.secondly_limit)
+                headers["X-HubSpot-RateLimit-Secondly-Remaining"] = str(
+                    max(dialect.secondly_limit - recent, 0)
+                )
+        return headers
+
+    def _secondly_limited(self) -> _Reply | None:
+        """The legacy per-second limit: a 429 `SECONDLY` beyond it, without Retry-After."""
+        limit = self.dialect.secondly_limit
+        if limit is None:
+            return None
+        with self._lock:
+            now = self.clock.monotonic()
+            while self._second and self._second[0] <= now - 1.0:
+                self._second.popleft()
+            if len(self._second) < limit:
+                self._second.append(now)
+                return None
+        body = {
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": "SECONDLY",
+            "groupName": "publicapi",
+        }
+        self.count_status(429)
+        return _Reply(429, body=_json(body))
 
     def _list(self, object_type: str, query: dict[str, list[str]]) -> _Reply:
         limit = min(int(query.get("limit", ["10"])[0]), 100)
@@ -219,6 +323,8 @@ class Emulator:
             ]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return _error(400, "VALIDATION_ERROR", f"Invalid search request: {exc}")
+        with self._lock:
+            self.stats.searches.append(request)
         if not 0 < limit <= SEARCH_PAGE_MAX:
             return _error(400, "VALIDATION_ERROR", f"limit must be 1 to {SEARCH_PAGE_MAX}")
         if len(groups) > 5 or any(len(group) > 6 for group in tests):
@@ -232,7 +338,7 @@ class Emulator:
             )
         if sorts not in ([], [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]):
             return _error(400, "VALIDATION_ERROR", "The emulator sorts by hs_object_id only")
-        now_ms = int(time.time() * 1000)
+        now_ms = self.clock.time_ms()
         lag_ms = int(self.search_lag_seconds * 1000)
         matches = []
         for id_ in self._sorted_objects(type_id):
@@ -259,7 +365,7 @@ class Emulator:
     def _search_rate_limited(self) -> _Reply | None:
         """Search's own limit: `search_per_second` in any second, with no headers."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             while self._search_window and self._search_window[0] <= now - 1.0:
                 self._search_window.popleft()
             if len(self._search_window) < self.search_per_second:
@@ -284,15 +390,16 @@ class Emulator:
         account = self.account
         results = []
         for type_id, name in account.custom.items():
+            # A schema lists its object's associations in both directions.
             associations = [
                 {
-                    "id": f"{type_id}_to_{to_id}",
-                    "fromObjectTypeId": type_id,
+                    "id": f"{from_id}_to_{to_id}",
+                    "fromObjectTypeId": from_id,
                     "toObjectTypeId": to_id,
-                    "name": f"{name}_to_{account.names[to_id]}",
+                    "name": f"{account.names[from_id]}_to_{account.names[to_id]}",
                 }
                 for from_id, to_id in account.edges
-                if from_id == type_id
+                if type_id in (from_id, to_id)
             ]
             results.append(
                 {
@@ -341,7 +448,7 @@ class Emulator:
         with self._lock:
             expires = self._oauth_tokens.get(token)
         if expires is not None:
-            late = time.monotonic() - expires
+            late = self.clock.monotonic() - expires
             if late >= 0:
                 return _error(
                     401,
@@ -365,10 +472,11 @@ class Emulator:
                 "MISSING_SCOPES",
                 "This app hasn't been granted all required scopes to make this call.",
             )
+            scopes_key = "requiredScopes" if self.dialect.older_scopes else "requiredGranularScopes"
             body["errors"] = [
                 {
                     "message": "One or more of the following scopes are required.",
-                    "context": {"requiredGranularScopes": sorted(set(needed))},
+                    "context": {scopes_key: sorted(set(needed))},
                 }
             ]
             return _Reply(403, body=_json(body))
@@ -394,7 +502,7 @@ class Emulator:
             )
         token = f"oat-{uuid.uuid4().hex}"
         with self._lock:
-            self._oauth_tokens[token] = time.monotonic() + self.token_ttl
+            self._oauth_tokens[token] = self.clock.monotonic() + self.token_ttl
             self.stats.tokens_issued += 1
         return _Reply(
             200,
@@ -412,8 +520,9 @@ class Emulator:
         """A 429 when the window or the day is spent, and the rate-limit headers."""
         limit = self.rate_limit
         with self._lock:
-            now = time.monotonic()
-            while self._window and self._window[0] <= now - limit.interval_ms / 1000:
+            now = self.clock.monotonic()
+            horizon = now - limit.interval_ms / 1000 + limit.arrival_grace
+            while self._window and self._window[0] <= horizon:
                 self._window.popleft()
             headers: dict[str, str] = {}
             if limit.send_headers:
@@ -475,10 +584,50 @@ class Emulator:
                 factor = self._rng.uniform(1 - spread, 1 + spread)
             time.sleep(faults.latency_seconds * factor)
 
-    def _fault(self, kind: str) -> _Reply | None:
+    def _rate_limit_fault(self, kind: str) -> _Reply | None:
+        """A scripted 429 "rate_limited", whatever the window holds: HubSpot's body and
+        headers, with `Retry-After` (and no slot left, which `Retry-After` overrides)."""
+        if kind != "rate_limited":
+            return None
+        limit = self.rate_limit
+        body = {
+            "status": "error",
+            "message": "You have reached your ten_secondly_rolling limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": "TEN_SECONDLY_ROLLING",
+            "requestId": uuid.uuid4().hex,
+        }
+        headers = {
+            "Retry-After": f"{self.faults.rate_limited_retry_after:g}",
+            "X-HubSpot-RateLimit-Max": str(limit.max_requests),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(limit.interval_ms),
+            "X-HubSpot-RateLimit-Remaining": "0",
+        }
+        return _Reply(429, body=_json(body), headers=headers)
+
+    def _expire_token(self, headers: Message) -> _Reply | None:
+        """A scripted "expired_token": the request's OAuth token expires now, as if its
+        lifetime had run out on the way, and HubSpot answers 401."""
+        auth = headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip()
+        with self._lock:
+            if token not in self._oauth_tokens:
+                return None  # static tokens never expire
+            self._oauth_tokens[token] = self.clock.monotonic()
+        return _error(
+            401,
+            "EXPIRED_AUTHENTICATION",
+            "The OAuth token used to make this call expired 1 second(s) ago.",
+            context={"expire time": [str(self.clock.monotonic())]},
+        )
+
+    def _fault(self, kind: str, headers: Message) -> _Reply | None:
         faults = self.faults
         if kind == "stall":
-            time.sleep(faults.stall_seconds)
+            self._stop_stalls.wait(faults.stall_seconds)
+        elif kind == "expired_token":
+            return self._expire_token(headers)
         elif kind == "server_error":
             status = self._choice([500, 502, 503, 504])
             return _error(status, "INTERNAL_ERROR", "internal error, please retry")
@@ -511,6 +660,8 @@ class Emulator:
             )
         with self._lock:
             self.stats.batches.append(parsed)
+        if self.faults.slow_ids & {int(i) for i, _ in parsed if i.isdigit()}:
+            self._stop_stalls.wait(self.faults.slow_seconds)
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for from_id, after in parsed:
@@ -536,7 +687,7 @@ class Emulator:
                     {
                         "toObjectId": to_id,
                         "associationTypes": [
-                            {"category": c, "typeId": t, "label": label} for c, t, label in kinds
+                            self._association_type(c, t, label) for c, t, label in kinds
                         ],
                     }
                     for to_id, kinds in page
@@ -558,11 +709,30 @@ class Emulator:
             "completedAt": started,
         }
         status = 200
+        with self._lock:
+            pending = self._pending_left > 0
+            self._pending_left -= pending
+        if pending:
+            return _Reply(200, body=_json({**body, "status": "PENDING", "results": []}))
         if errors:
             body["numErrors"] = len(errors)
-            body["errors"] = errors
+            body["errors"] = [self._in_dialect(error) for error in errors]
             status = 200 if self.faults.errors_in_200 else 207
         return _Reply(status, body=_json(body))
+
+    def _association_type(self, category: str, type_id: int, label: str | None) -> dict[str, Any]:
+        if self.dialect.omit_category:
+            return {"typeId": type_id, "label": label}
+        return {"category": category, "typeId": type_id, "label": label}
+
+    def _in_dialect(self, error: dict[str, Any]) -> dict[str, Any]:
+        """An error entry of a batch read, shaped as the dialect says."""
+        if self.dialect.error_input_as_id:
+            context = dict(error.get("context", {}))
+            error = {**error, "id": context.pop("fromObjectId")[0], "context": context}
+        if self.dialect.sub_category_object and "subCategory" in error:
+            error = {**error, "subCategory": {"name": error["subCategory"]}}
+        return error
 
     def _no_associations(self, from_type: str, to_type: str, from_id: str) -> dict[str, Any]:
         singular_from = _singular(self.account, from_type)
@@ -586,6 +756,25 @@ class Emulator:
     def count_status(self, status: int) -> None:
         with self._lock:
             self.stats.statuses[status] += 1
+
+    def request_started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def log_exchange(self, method: str, target: str, arrived: float, status: int) -> None:
+        """Log one exchange once its answer is written (or its connection dropped)."""
+        exchange = Exchange(method, urlsplit(target).path, arrived, self.clock.monotonic(), status)
+        with self._lock:
+            self.stats.log.append(exchange)
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no request is being served: after a client is killed, the answers
+        to its last requests are logged before a test counts them."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError(f"{self._in_flight} requests still being served")
 
     def _chance(self, rate: float) -> bool:
         if rate <= 0:
@@ -634,9 +823,16 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         emulator = self.server.emulator
-        reply = emulator.handle(method, self.path, self.headers, body)
+        arrived = emulator.clock.monotonic()
+        emulator.request_started()
+        try:
+            reply = emulator.handle(method, self.path, self.headers, body)
+        except BaseException:
+            emulator.log_exchange(method, self.path, arrived, 0)
+            raise
         if reply.status == 0:
             self.close_connection = True
+            emulator.log_exchange(method, self.path, arrived, 0)
             return
         emulator.count_status(reply.status)
         self.send_response(reply.status)
@@ -646,8 +842,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-HubSpot-Correlation-Id", correlation)
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
+        try:
+            self.end_headers()
+            self.wfile.write(reply.body)
+            self.wfile.flush()
+        finally:  # a client gone away is logged too
+            emulator.log_exchange(method, self.path, arrived, reply.status)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: request lines would carry nothing a test reads."""
@@ -759,14 +959,11 @@ def _decode_cursor(cursor: object, from_id: str) -> int | None:
 
 
 def _singular(account: Account, given: str) -> str:
-    name = account.names.get(account.type_id(given) or "", given)
-    if name.endswith("ies"):
-        return name[:-3] + "y"
-    return name.removesuffix("s")
+    return singular(account.names.get(account.path_type_id(given) or "", given))
 
 
 def _scope(account: Account, given: str) -> str:
-    type_id = account.type_id(given) or ""
+    type_id = account.path_type_id(given) or ""
     if type_id.startswith("2-"):
         return "crm.objects.custom.read"
     name = account.names.get(type_id, given)

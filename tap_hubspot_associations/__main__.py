@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tap_hubspot_associations.tap import main
+from tap_hubspot_associations.cli import main
 
 main()

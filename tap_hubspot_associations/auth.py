@@ -1,24 +1,47 @@
-"""Authentication: the bearer token of each request, static or OAuth-refreshed."""
+"""Authentication: the bearer token of each request, static or OAuth-refreshed.
+
+The OAuth refresh is a request like any other: sent through `client.send_once` (no
+redirects, capped body, one deadline), retried on transient failures with backoff, and
+fatal only when HubSpot answers that the refresh token or client is invalid. Every
+token HubSpot issues is a secret from the moment it arrives.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import requests
 
-from tap_hubspot_associations.client import describe, json_object
-from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.client import (
+    RequestMetrics,
+    describe,
+    json_object,
+    retry_delays,
+    send_once,
+)
+from tap_hubspot_associations.errors import Cancelled, HubSpotError, Transient
+from tap_hubspot_associations.rate_budget import announced_wait
+from tap_hubspot_associations.redaction import SECRETS
+from tap_hubspot_associations.settings import DEFAULTS, is_header_safe
+
+MAX_TOKEN_LIFETIME = 86400.0
+"""The longest lifetime believed of a token (HubSpot's last 30 minutes): past it the
+token is refreshed anyway."""
 
 
 class Auth(Protocol):
     """Supplies the bearer token of each request."""
 
-    def token(self) -> str: ...
+    def token(self, cancel: threading.Event | None = None) -> str:
+        """The token to send now; `cancel` stops any wait for a refresh."""
+        ...
 
-    def renew(self, rejected: str) -> bool:
+    def renew(self, rejected: str, cancel: threading.Event | None = None) -> bool:
         """Get a fresh token after HubSpot called `rejected` expired; False if impossible."""
         ...
 
@@ -29,10 +52,10 @@ class StaticToken:
     def __init__(self, access_token: str) -> None:
         self._access_token = access_token
 
-    def token(self) -> str:
+    def token(self, cancel: threading.Event | None = None) -> str:
         return self._access_token
 
-    def renew(self, rejected: str) -> bool:
+    def renew(self, rejected: str, cancel: threading.Event | None = None) -> bool:
         return False
 
 
@@ -47,55 +70,128 @@ class OAuthToken:
         client_secret: str,
         refresh_token: str,
         session: requests.Session,
-        timeout: tuple[float, float],
+        timeout: float | tuple[float, float],
+        max_retries: int = int(DEFAULTS["max_retries"]),
+        max_wait: float = float(DEFAULTS["max_wait_seconds"]),
+        logger: logging.Logger | None = None,
+        request_metrics: RequestMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`timeout` bounds each whole token response (`request_timeout`); of a
+        (connect, read) pair, the read part is taken."""
         self._clock = clock
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
         self._session = session
-        self._timeout = timeout
+        self._timeout = timeout[-1] if isinstance(timeout, tuple) else timeout
+        self._max_retries = max_retries
+        self._max_wait = max_wait
+        self._logger = logger or logging.getLogger(__name__)
+        self._metrics = request_metrics
         self._lock = threading.Lock()
         self._access_token: str | None = None
         self._refresh_at = 0.0
 
-    def token(self) -> str:
+    def token(self, cancel: threading.Event | None = None) -> str:
         with self._lock:
             if self._access_token is None or self._clock() >= self._refresh_at:
-                self._refresh()
+                self._refresh(cancel or threading.Event())
             assert self._access_token is not None
             return self._access_token
 
-    def renew(self, rejected: str) -> bool:
+    def renew(self, rejected: str, cancel: threading.Event | None = None) -> bool:
         with self._lock:
             if self._access_token == rejected:
-                self._refresh()
+                self._refresh(cancel or threading.Event())
         return True
 
-    def _refresh(self) -> None:
+    def _refresh(self, cancel: threading.Event) -> None:
+        """Refresh, retrying transient failures; `HubSpotError` when it cannot be done."""
+        delays = retry_delays()
+        failures = 0
+        while True:
+            try:
+                self._refresh_once()
+                return
+            except Transient as exc:
+                failures += 1
+                if failures > self._max_retries:
+                    raise HubSpotError(
+                        f"OAuth token refresh at {self._token_url} still failing after "
+                        f"{self._max_retries} retries: {exc}"
+                    ) from None
+                wait = exc.wait if exc.wait is not None else next(delays)
+                self._logger.warning("OAuth token refresh: %s; retrying in %.1f s", exc, wait)
+                if cancel.wait(wait):
+                    raise Cancelled from None
+
+    def _refresh_once(self) -> None:
         form = {
             "grant_type": "refresh_token",
             "client_id": self._client_id,
             "client_secret": self._client_secret,
             "refresh_token": self._refresh_token,
         }
-        try:
-            response = self._session.post(self._token_url, data=form, timeout=self._timeout)
-        except requests.RequestException as exc:
+        reply = send_once(
+            self._session,
+            "POST",
+            self._token_url,
+            headers={"Accept": "application/json"},
+            form=form,
+            timeout=self._timeout,
+            clock=self._clock,
+            request_metrics=self._metrics,
+        )
+        body = json_object(reply.content)
+        status = reply.status
+        if status == 200 and body is not None:
+            access_token, refresh_token, expires_in = _issued(body)
+            self._access_token = access_token
+            self._refresh_at = self._clock() + expires_in - min(300.0, expires_in / 5)
+            if refresh_token is not None:
+                self._refresh_token = refresh_token
+            return
+        if status == 200:
+            raise Transient("the token endpoint's answer (200) is not a JSON object")
+        if status in (400, 401) and body is not None:
             raise HubSpotError(
-                f"OAuth token refresh at {self._token_url} failed: {type(exc).__name__}"
-            ) from None
-        body = json_object(response.content)
-        token = body.get("access_token") if body else None
-        if response.status_code != 200 or not isinstance(token, str):
-            raise HubSpotError(
-                f"OAuth token refresh was refused ({response.status_code}): "
-                f"{describe(response, body)}; check client_id, client_secret and refresh_token"
+                f"OAuth token refresh was refused ({status}): {describe(reply, body)}; "
+                "check client_id, client_secret and refresh_token"
             )
-        expires_in = float(body.get("expires_in") or 1800) if body else 1800.0
-        self._access_token = token
-        self._refresh_at = self._clock() + expires_in - min(300.0, expires_in / 5)
-        if body and isinstance(body.get("refresh_token"), str):
-            self._refresh_token = body["refresh_token"]
+        if status in (400, 401, 423, 429, 477) or status >= 500:
+            asked = announced_wait(reply.headers, "Retry-After", self._max_wait)
+            raise Transient(f"HTTP {status} {describe(reply, body)}", asked)
+        raise HubSpotError(
+            f"OAuth token refresh at {self._token_url} was refused ({status}): "
+            f"{describe(reply, body)}"
+        )
+
+
+def _issued(body: Mapping[str, Any]) -> tuple[str, str | None, float]:
+    """The access token, refresh token (None: keep the old one) and lifetime of a token
+    answer; `Transient` when malformed. Each token is made a secret first, so no message
+    can show it, not even this one's."""
+    access_token, refresh_token = body.get("access_token"), body.get("refresh_token")
+    for issued in (access_token, refresh_token):
+        if isinstance(issued, str):
+            SECRETS.add(issued)
+    if not isinstance(access_token, str) or not is_header_safe(access_token):
+        raise Transient("the token endpoint's answer has no usable access_token")
+    if refresh_token is not None and (
+        not isinstance(refresh_token, str) or not is_header_safe(refresh_token)
+    ):
+        raise Transient("the token endpoint's answer has an unusable refresh_token")
+    expires_in = body.get("expires_in")
+    lifetime = math.nan
+    if isinstance(expires_in, int) and not isinstance(expires_in, bool):
+        # Capped before converting: a huge integer would overflow a float.
+        lifetime = float(min(expires_in, MAX_TOKEN_LIFETIME))
+    elif isinstance(expires_in, float) and math.isfinite(expires_in):
+        lifetime = min(expires_in, MAX_TOKEN_LIFETIME)
+    if not lifetime > 0:
+        raise Transient(
+            "the token endpoint's answer has no expires_in as a positive number of seconds"
+        )
+    return access_token, refresh_token, lifetime

@@ -14,7 +14,7 @@ import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +22,16 @@ from typing import Any
 import backoff
 
 from tap_hubspot_associations.client import HubSpotClient
-from tap_hubspot_associations.errors import BadRequest
-from tap_hubspot_associations.ids import Ids
+from tap_hubspot_associations.errors import BadRequest, HubSpotError
+from tap_hubspot_associations.ids import Ids, is_record_id
 from tap_hubspot_associations.state import Bookmark
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 REORDER_WINDOW = 2
 _LISTED_FAILURES = 20
+MAX_FAILED_IDS = 1000
+"""More ids given up on than this, and the pass is broken, not unlucky: it stops (the
+bookmark keeps every failed id, and STATE must stay small)."""
 
 Record = dict[str, Any]
 
@@ -58,6 +61,8 @@ class _Input:
     id: str
     after: str | None
     attempts: int = 0
+    cursors_seen: frozenset[str] = frozenset()
+    """Cursors this id was read with: one coming back means HubSpot pages in a loop."""
     first_read: bool = False
     """Read from the list for its first page: a resume finds it again through `position`."""
     saved: bool = False
@@ -88,8 +93,10 @@ class BatchReader:
         max_id_attempts: int,
         max_concurrency: int,
         logger: logging.Logger,
+        category_of: Callable[[int], str],
     ) -> None:
         self._client = client
+        self._category_of = category_of
         self._path = path
         self._from_type = from_type
         self._to_type = to_type
@@ -97,9 +104,12 @@ class BatchReader:
         self._fresh = ids.read_from(bookmark.position, bookmark.source)
         self._batch_size = batch_size
         self._consumed = bookmark.position
-        self._queued = {
-            id_: _Input(id_, after, saved=True) for id_, after in bookmark.pending.items()
-        }
+        self._queued = {id_: _Input(id_, None) for id_ in bookmark.failed}
+        self._queued.update(
+            (id_, _Input(id_, after, saved=True)) for id_, after in bookmark.pending.items()
+        )
+        self._failed: dict[str, str] = {}
+        """Ids given up on in this run, with the last problem."""
         self._ids_fingerprint = bookmark.ids_fingerprint
         self._version = bookmark.version
         self._in_flight: dict[str, _Input] = {}
@@ -126,6 +136,7 @@ class BatchReader:
         return Bookmark(
             position=self._completed_position,
             pending=pending,
+            failed=list(self._failed),
             ids_fingerprint=self._ids_fingerprint,
             version=self._version,
             source=self._ids.resume_at(self._completed_position),
@@ -223,6 +234,7 @@ class BatchReader:
         done: set[str] = set()
         problems: dict[str, str] = {}
         records: list[Record] = []
+        looping: set[str] = set()
         unexpected = 0
         for result in body["results"]:
             from_id = _from_id(result)
@@ -236,6 +248,9 @@ class BatchReader:
             except (TypeError, ValueError, KeyError, AttributeError):
                 problems[from_id] = "malformed result"
                 continue
+            if after is not None and after in item.cursors_seen | {item.after}:
+                looping.add(from_id)
+                continue
             done.add(from_id)
             records += found
             if item.after is not None:
@@ -245,12 +260,14 @@ class BatchReader:
             else:
                 self.coverage.ids_without_associations += 1
             if after is not None:
-                self._queued[from_id] = _Input(from_id, after)
+                self._queued[from_id] = _Input(
+                    from_id, after, cursors_seen=item.cursors_seen | {after}
+                )
         for error in body.get("errors") or []:
             for from_id in _error_ids(error):
                 if from_id not in sent or from_id in done:
                     continue
-                if isinstance(error, Mapping) and error.get("subCategory") == NO_ASSOCIATIONS_FOUND:
+                if _is_no_associations(error):
                     done.add(from_id)
                     problems.pop(from_id, None)
                     if sent[from_id].after is None:
@@ -263,28 +280,33 @@ class BatchReader:
                 unexpected,
             )
         for from_id, item in sent.items():
-            if from_id not in done:
+            if from_id in looping:
+                self._give_up(item, "HubSpot returned a paging cursor it had returned before")
+            elif from_id not in done:
                 self._retry(item, problems.get(from_id, "missing from the response"))
         self.coverage.records += len(records)
         return records
 
     def _records_of(self, from_id: str, result: Mapping[str, Any]) -> list[Record]:
+        """The records of one result; ValueError when any value is not what HubSpot
+        sends, as a wrong value would become a wrong primary key."""
         records = []
         targets = result["to"]
         if not isinstance(targets, list):
-            raise TypeError(targets)
+            raise ValueError(targets)
         for target in targets:
-            to_id = target["toObjectId"]
-            if isinstance(to_id, bool) or not isinstance(to_id, (int, str)):
-                raise TypeError(to_id)
-            for kind in target["associationTypes"]:
+            to_id = _record_id(target["toObjectId"])
+            kinds = target["associationTypes"]
+            if not isinstance(kinds, list):
+                raise ValueError(kinds)
+            for kind in kinds:
                 records.append(
                     {
                         "from_object_type": self._from_type,
                         "from_id": from_id,
                         "to_object_type": self._to_type,
-                        "to_id": str(to_id),
-                        **association_type_fields(kind),
+                        "to_id": to_id,
+                        **association_type_fields(kind, self._category_of),
                     }
                 )
         return records
@@ -294,24 +316,62 @@ class BatchReader:
         item.first_read = False
         if item.attempts < self._max_id_attempts:
             self._queued[item.id] = item
-            return
+        else:
+            self._give_up(item, problem)
+
+    def _give_up(self, item: _Input, problem: str) -> None:
+        """Stop reading `item` in this run; the bookmark keeps it for a resumed pass."""
+        item.first_read = False
+        self._failed[item.id] = problem
         self.coverage.ids_failed += 1
         if len(self.failures) < _LISTED_FAILURES:
             self.failures.append(f"{item.id} ({problem})")
         self._logger.warning(
-            "id %s failed %d times, last: %s; giving up on it", item.id, item.attempts, problem
+            "id %s failed %d times, last: %s; giving up on it in this run",
+            item.id,
+            max(item.attempts, 1),
+            problem,
         )
+        if len(self._failed) > MAX_FAILED_IDS:
+            raise HubSpotError(
+                f"more than {MAX_FAILED_IDS} ids of {self._path} failed after every retry "
+                f"(the last: {item.id}, {problem}); stopping the pass"
+            )
 
 
-def association_type_fields(kind: Mapping[str, Any]) -> Record:
-    """The fields of a record naming one association type: of an association, or of
-    a label definition."""
-    label = kind.get("label")
-    return {
-        "category": str(kind["category"]),
-        "type_id": int(kind["typeId"]),
-        "label": None if label is None else str(label),
-    }
+def association_type_fields(
+    kind: object, category_of: Callable[[int], str] | None = None
+) -> Record:
+    """The fields of a record naming one association type, of an association or of a
+    label definition; ValueError unless `kind` holds exactly what HubSpot sends.
+
+    Some of HubSpot's documents show association types without `category`: then
+    `category_of` gives it, from the pair's label definitions.
+    """
+    if not isinstance(kind, Mapping):
+        raise ValueError(kind)
+    type_id, label = kind["typeId"], kind.get("label")
+    if not isinstance(type_id, int) or isinstance(type_id, bool):
+        raise ValueError(type_id)
+    if "category" in kind or category_of is None:
+        category = kind["category"]
+    else:
+        category = category_of(type_id)
+    if not isinstance(category, str) or not category:
+        raise ValueError(category)
+    if label is not None and not isinstance(label, str):
+        raise ValueError(label)
+    return {"category": category, "type_id": type_id, "label": label}
+
+
+def _record_id(value: object) -> str:
+    """A record id HubSpot sent as a number (as observed) or a string (as documented)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not is_record_id(value):
+        raise ValueError(value)
+    assert isinstance(value, str)
+    return value
 
 
 def _input_json(item: _Input) -> dict[str, str]:
@@ -321,22 +381,47 @@ def _input_json(item: _Input) -> dict[str, str]:
 def _from_id(result: object) -> str | None:
     if not isinstance(result, Mapping) or not isinstance(result.get("from"), Mapping):
         return None
-    value = result["from"].get("id")
-    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    try:
+        return _record_id(result["from"].get("id"))
+    except ValueError:
+        return None
 
 
 def _next_after(result: Mapping[str, Any]) -> str | None:
+    """The cursor of the id's next page; None on its last page."""
     paging = result.get("paging")
-    after = paging.get("next", {}).get("after") if paging else None
-    if after is not None and not isinstance(after, str):
-        raise TypeError(after)
+    if paging is None or paging.get("next") is None:
+        return None
+    after = paging["next"]["after"]
+    if not isinstance(after, str) or not after:
+        raise ValueError(after)
     return after
 
 
 def _error_ids(error: object) -> list[str]:
-    context = error.get("context") if isinstance(error, Mapping) else None
-    ids = context.get("fromObjectId") if isinstance(context, Mapping) else None
-    return [str(id_) for id_ in ids] if isinstance(ids, list) else []
+    """The inputs an error entry is about: `context.fromObjectId` (observed on v4) or
+    `id` (the 2026-03 reference)."""
+    if not isinstance(error, Mapping):
+        return []
+    context = error.get("context")
+    listed = context.get("fromObjectId") if isinstance(context, Mapping) else None
+    ids = [*(listed if isinstance(listed, list) else []), error.get("id")]
+    found = []
+    for id_ in ids:
+        try:
+            found.append(_record_id(id_))
+        except ValueError:
+            continue
+    return found
+
+
+def _is_no_associations(error: object) -> bool:
+    """Whether an error entry says its input has no associations; `subCategory` is a
+    string (observed) or an object (the 2026-03 reference)."""
+    sub_category = error.get("subCategory") if isinstance(error, Mapping) else None
+    if isinstance(sub_category, Mapping):
+        return NO_ASSOCIATIONS_FOUND in (str(v) for v in sub_category.values())
+    return sub_category == NO_ASSOCIATIONS_FOUND
 
 
 def _error_text(error: object) -> str:

@@ -1,24 +1,31 @@
 """The HubSpot client: sends requests within the rate budget, judges the answers, retries.
 
 Every stream shares one client, so one token and one rate budget serve the whole run.
-Sending (`_exchange`) and judging (`judge`, one table from status and body to
-`Outcome`) are apart; `_send` turns outcomes into retries, waits and errors. Errors
-that retrying cannot fix become `HubSpotError` with HubSpot's own message and
+Sending one request (`send_once`, shared with the OAuth token refresh) is the only place
+that touches HTTP: it never follows a redirect, reads the body under one deadline for
+the whole response, and caps its size. Judging (`judge`, one table from status and
+body to `Outcome`) is apart; `_send` turns outcomes into retries, waits and errors.
+Errors that retrying cannot fix become `HubSpotError` with HubSpot's own message and
 correlation id; secrets never enter a message.
 """
 
 from __future__ import annotations
 
 import enum
+import http.client
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 import backoff
 import msgspec
 import requests
+import urllib3
+from singer_sdk import metrics
 
 from tap_hubspot_associations.errors import (
     BadRequest,
@@ -27,7 +34,8 @@ from tap_hubspot_associations.errors import (
     Renewed,
     Transient,
 )
-from tap_hubspot_associations.rate_budget import RateBudget, float_header
+from tap_hubspot_associations.rate_budget import RateBudget, announced_wait, header_count
+from tap_hubspot_associations.settings import DEFAULTS
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.auth import Auth
@@ -36,6 +44,16 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 LOCKED_MIN_WAIT_SECONDS = 2.0
 """HubSpot asks clients to wait at least this long after a 423 (locked)."""
 MAX_RATE_LIMITED_WAITS = 30
+MAX_RENEWALS = 3
+"""Token renewals one request may ask for: tokens can expire again while a request
+waits for its turn, but a token HubSpot calls expired at once, every time, is not one."""
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""The largest response body read, once decoded: a gzip bomb or an endless body stops
+here instead of filling memory. HubSpot's largest answers are a few megabytes."""
+READ_CHUNK_BYTES = 64 * 1024
+BACKOFF_BASE_SECONDS = 0.5
+"""The first retry's backoff; each further one doubles it, up to `BACKOFF_MAX_SECONDS`."""
+BACKOFF_MAX_SECONDS = 30.0
 
 
 class Outcome(enum.Enum):
@@ -43,6 +61,7 @@ class Outcome(enum.Enum):
 
     ANSWER = "the expected JSON body"
     BROKEN_BODY = "a success status whose body is not the expected JSON: retry"
+    NOT_FINAL = "a batch answer still PENDING, PROCESSING or CANCELED: retry"
     EXPIRED_TOKEN = "the token expired: renew it and send again"
     UNAUTHORIZED = "the credentials are wrong: fatal"
     FORBIDDEN = "a scope is missing: fatal"
@@ -57,9 +76,11 @@ def judge(status: int, body: Mapping[str, Any] | None, list_key: str) -> Outcome
     """The outcome of an answer with `status` and JSON `body` (None: not a JSON object),
     for a request expecting a list at `list_key`."""
     if status in (200, 207):
-        if body is not None and isinstance(body.get(list_key), list):
-            return Outcome.ANSWER
-        return Outcome.BROKEN_BODY
+        if body is None or not isinstance(body.get(list_key), list):
+            return Outcome.BROKEN_BODY
+        if body.get("status", "COMPLETE") != "COMPLETE":
+            return Outcome.NOT_FINAL
+        return Outcome.ANSWER
     category = body.get("category") if body else None
     if status == 401:
         expired = category == "EXPIRED_AUTHENTICATION"
@@ -83,7 +104,40 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
+    daily_allowance: int | None = None
+    """`X-HubSpot-RateLimit-Daily`: the account's requests per day, when HubSpot says."""
+    daily_remaining_first: int | None = None
+    daily_remaining_last: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def answered(self, headers: Mapping[str, str]) -> None:
+        """Keep what HubSpot says of the day's allowance (not sent to OAuth apps)."""
+        allowance = header_count(headers, "X-HubSpot-RateLimit-Daily")
+        remaining = header_count(headers, "X-HubSpot-RateLimit-Daily-Remaining")
+        with self.lock:
+            if allowance is not None:
+                self.daily_allowance = allowance
+            if remaining is not None:
+                if self.daily_remaining_first is None:
+                    self.daily_remaining_first = remaining
+                self.daily_remaining_last = remaining
+
+    def daily_summary(self) -> tuple[str, bool] | None:
+        """A line on the day's allowance, and whether this run spent more than a tenth
+        of it; None when HubSpot never said."""
+        first, last, allowance = (
+            self.daily_remaining_first,
+            self.daily_remaining_last,
+            self.daily_allowance,
+        )
+        if first is None or last is None:
+            return None
+        spent = max(first - last, 0) + 1
+        line = f"HubSpot's daily allowance: {last:,} requests remaining"
+        if allowance is None:
+            return f"{line}; this run spent about {spent:,}", False
+        line += f" of {allowance:,}; this run spent about {spent:,}"
+        return line, spent > allowance / 10
 
     def sent(self) -> None:
         with self.lock:
@@ -98,9 +152,211 @@ class RequestStats:
             self.rate_limited += 1
 
 
+class RequestMetrics:
+    """The SDK's metric lines for HTTP requests, as its REST streams write them.
+
+    Every request logs its `http_request_duration`; `http_request_count` is logged per
+    endpoint and status once `interval` has passed, and by `flush()` at the end of the
+    run. The endpoint is the request's path without its query (paths hold object
+    types, never record ids). One client serves every stream, so no stream is tagged.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = metrics.DEFAULT_LOG_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._logger = logger or metrics.get_metrics_logger()
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, int | None], int] = {}
+        self._logged_at = clock()
+
+    def record(self, endpoint: str, status: int | None, seconds: float) -> None:
+        """One request to `endpoint` ended with `status` (None: no response) after
+        `seconds`."""
+        metrics.log(
+            self._logger,
+            metrics.Point(
+                "timer", metrics.Metric.HTTP_REQUEST_DURATION, seconds, _tags(endpoint, status)
+            ),
+        )
+        due: dict[tuple[str, int | None], int] = {}
+        with self._lock:
+            key = (endpoint, status)
+            self._counts[key] = self._counts.get(key, 0) + 1
+            if self._clock() - self._logged_at >= self._interval:
+                due = self._take()
+        self._log_counts(due)
+
+    def flush(self) -> None:
+        """Log the counts not logged yet (at the end of a run)."""
+        with self._lock:
+            due = self._take()
+        self._log_counts(due)
+
+    def _take(self) -> dict[tuple[str, int | None], int]:
+        counts, self._counts = self._counts, {}
+        self._logged_at = self._clock()
+        return counts
+
+    def _log_counts(self, counts: Mapping[tuple[str, int | None], int]) -> None:
+        for (endpoint, status), count in sorted(counts.items(), key=str):
+            metrics.log(
+                self._logger,
+                metrics.Point(
+                    "counter", metrics.Metric.HTTP_REQUEST_COUNT, count, _tags(endpoint, status)
+                ),
+            )
+
+
+def _tags(endpoint: str, status: int | None) -> dict[str, Any]:
+    ok = status is not None and status < 400
+    tags: dict[str, Any] = {
+        metrics.Tag.ENDPOINT: endpoint,
+        metrics.Tag.STATUS: metrics.Status.SUCCEEDED if ok else metrics.Status.FAILED,
+    }
+    if status is not None:
+        tags[metrics.Tag.HTTP_STATUS_CODE] = status
+    return tags
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer, read whole."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+    method: str
+    path: str
+    """The request's path and query, for messages."""
+
+
+def send_once(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    timeout: float,
+    json_body: Mapping[str, Any] | None = None,
+    form: Mapping[str, str] | None = None,
+    max_body: int = MAX_BODY_BYTES,
+    clock: Callable[[], float] = time.monotonic,
+    request_metrics: RequestMetrics | None = None,
+) -> Reply:
+    """Send one request and read its answer whole, safely; the only place HTTP is spoken.
+
+    - `timeout` bounds the whole response, body included: a server dripping a byte a
+      second cannot hold a request for minutes. The deadline is checked as data
+      arrives, and a read that gets nothing ends after `timeout`, so an answer takes
+      at most twice `timeout`. Past it: `Transient("timed out")`.
+    - A body longer than `max_body` once decoded is `Transient` (a later answer may be
+      whole); reading stops there, so a gzip bomb never fills memory.
+    - A redirect is never followed (it would carry the Authorization header or the
+      OAuth form to wherever it points): `HubSpotError`, not retried.
+    - The connection goes back to the pool only after a body read to its end, and is
+      closed otherwise.
+    """
+    started = clock()
+    deadline = started + timeout
+    path = urlsplit(url).path
+    status: int | None = None
+    try:
+        try:
+            response = session.request(
+                method,
+                url,
+                json=json_body,
+                data=form,
+                headers=dict(headers),
+                timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.Timeout:
+            raise Transient("timed out") from None
+        except requests.RequestException as exc:
+            raise Transient(f"connection failed ({type(exc).__name__})") from None
+        status = response.status_code
+        read_whole = False
+        try:
+            if 300 <= status < 400:
+                raise HubSpotError(
+                    f"{method} {response.request.path_url or path} was answered {status} "
+                    f"{_one_line(response.reason or '')}, a redirect to "
+                    f"{_one_line(response.headers.get('Location') or 'nowhere')!r}: "
+                    "redirects are refused, as the request's credentials would follow it; "
+                    "check api_url"
+                )
+            content = _read_body(response, deadline, clock, max_body)
+            read_whole = True
+        finally:
+            if read_whole:
+                response.raw.release_conn()
+            else:
+                response.close()
+        return Reply(
+            status=status,
+            reason=response.reason or "",
+            headers=response.headers,
+            content=content,
+            method=method,
+            path=response.request.path_url or path,
+        )
+    finally:
+        if request_metrics is not None:
+            request_metrics.record(path, status, clock() - started)
+
+
+def _read_body(
+    response: requests.Response, deadline: float, clock: Callable[[], float], max_body: int
+) -> bytes:
+    """The decoded body, read as it arrives (`read1`), within `deadline` and `max_body`."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if clock() > deadline:
+                raise Transient("timed out")
+            chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > max_body:
+                raise Transient(
+                    f"response body larger than {max_body // (1024 * 1024)} MiB (the size "
+                    "cap of an answer)"
+                )
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError:
+        raise Transient("timed out") from None
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+        if clock() > deadline:
+            raise Transient("timed out") from None
+        raise Transient(f"reading the body failed ({type(exc).__name__})") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def retry_delays() -> Iterator[float]:
+    """Backoff waits between retries: exponential, with full jitter."""
+    delays = backoff.expo(base=2, factor=BACKOFF_BASE_SECONDS, max_value=BACKOFF_MAX_SECONDS)
+    next(delays)
+    for delay in delays:
+        yield backoff.full_jitter(delay)
+
+
 @dataclass
 class _Answer:
-    response: requests.Response
+    reply: Reply
     body: dict[str, Any] | None
     token: str
     """The token the request was sent with: renewal replaces it only if still current."""
@@ -120,16 +376,23 @@ class HubSpotClient:
         logger: logging.Logger,
         budget: RateBudget,
         search_budget: RateBudget,
+        max_wait: float = float(DEFAULTS["max_wait_seconds"]),
+        request_metrics: RequestMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.auth = auth
         self.session = session
         self.max_retries = max_retries
-        self.timeout = (CONNECT_TIMEOUT_SECONDS, read_timeout)
+        self.timeout = read_timeout
+        """Seconds a whole response may take (`request_timeout`)."""
+        self.max_wait = max_wait
         self.logger = logger
         self.budget = budget
         self.search_budget = search_budget
         self.stats = RequestStats()
+        self.metrics = request_metrics or RequestMetrics()
+        self._clock = clock
 
     def post(
         self,
@@ -172,17 +435,16 @@ class HubSpotClient:
         and then by the app's budget."""
         url = self.api_url + path
         budgets = (*own_limits, self.budget)
-        delays = backoff.expo(base=2, factor=0.5, max_value=30)
-        next(delays)
+        delays = retry_delays()
         failures = 0
         rate_limited = 0
-        renewed = False
+        renewals = 0
         while True:
             try:
                 answer = self._exchange(method, url, body, budgets, cancel)
-                return self._outcome(answer, list_key, budgets[0], renewed=renewed)
+                return self._outcome(answer, list_key, budgets[0], cancel, renewals=renewals)
             except Renewed:
-                renewed = True
+                renewals += 1
             except Transient as exc:
                 if exc.rate_limited:
                     rate_limited += 1
@@ -198,7 +460,7 @@ class HubSpotClient:
                             f"{method} {path} still failing after {self.max_retries} retries: {exc}"
                         ) from None
                     self.stats.retried()
-                wait = exc.wait if exc.wait is not None else backoff.full_jitter(next(delays))
+                wait = exc.wait if exc.wait is not None else next(delays)
                 self.logger.warning("%s %s: %s; retrying in %.1f s", method, path, exc, wait)
                 if cancel.wait(wait):
                     raise Cancelled from None
@@ -211,8 +473,11 @@ class HubSpotClient:
         budgets: tuple[RateBudget, ...],
         cancel: threading.Event,
     ) -> _Answer:
-        """Send once, holding a slot of every budget; the answer as it came."""
-        token = self.auth.token()
+        """Send once, holding a slot of every budget; the answer as it came.
+
+        The token is taken once the slots are held, right before sending: a request may
+        wait long for its slot, and a token taken before could expire meanwhile.
+        """
         slots: list[tuple[RateBudget, float]] = []
         for budget in budgets:
             sent_at = budget.acquire(cancel)
@@ -221,100 +486,128 @@ class HubSpotClient:
                     taken.release(at, {})
                 raise Cancelled
             slots.append((budget, sent_at))
-        self.stats.sent()
         headers: Mapping[str, str] = {}
+        refused = False
         try:
-            response = self.session.request(
+            token = self.auth.token(cancel)
+            self.stats.sent()
+            reply = send_once(
+                self.session,
                 method,
                 url,
-                json=body,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                json_body=body,
                 timeout=self.timeout,
-                allow_redirects=False,
+                clock=self._clock,
+                request_metrics=self.metrics,
             )
-            content = response.content
-            headers = response.headers
-        except requests.Timeout:
-            raise Transient("timed out") from None
-        except requests.RequestException as exc:
-            raise Transient(f"connection failed ({type(exc).__name__})") from None
+            headers = reply.headers
+            refused = reply.status == 429
+            self.stats.answered(headers)
         finally:
+            # The app's budget comes last: its release may refuse an announced window.
             for budget, sent_at in slots:
-                budget.release(sent_at, headers if budget is self.budget else {})
-        return _Answer(response, json_object(content), token)
+                announced = headers if budget is self.budget else {}
+                budget.release(sent_at, announced, refused=refused)
+        return _Answer(reply, json_object(reply.content), token)
 
     def _outcome(
-        self, answer: _Answer, list_key: str, budget: RateBudget, *, renewed: bool
+        self,
+        answer: _Answer,
+        list_key: str,
+        budget: RateBudget,
+        cancel: threading.Event,
+        *,
+        renewals: int,
     ) -> dict[str, Any]:
         """The body of a good answer; any other answer raises what it means."""
-        response, body = answer.response, answer.body
-        status = response.status_code
+        reply, body = answer.reply, answer.body
+        status = reply.status
         outcome = judge(status, body, list_key)
         if outcome is Outcome.ANSWER:
             assert body is not None
             return body
         if outcome is Outcome.BROKEN_BODY:
             raise Transient(f"{status} response is not the expected JSON")
-        if outcome is Outcome.EXPIRED_TOKEN and not renewed and self.auth.renew(answer.token):
+        if outcome is Outcome.NOT_FINAL:
+            assert body is not None
+            raise Transient(f"{status} response with status {str(body.get('status'))[:40]}")
+        if (
+            outcome is Outcome.EXPIRED_TOKEN
+            and renewals < MAX_RENEWALS
+            and self.auth.renew(answer.token, cancel)
+        ):
             raise Renewed
         if outcome in (Outcome.EXPIRED_TOKEN, Outcome.UNAUTHORIZED):
+            after = f" (after {renewals} token renewals)" if renewals else ""
             raise HubSpotError(
-                f"HubSpot rejected the credentials (401): {describe(response, body)}"
+                f"HubSpot rejected the credentials (401){after}: {describe(reply, body)}"
             )
         if outcome is Outcome.FORBIDDEN:
             scopes = required_scopes(body)
             hint = f"; grant the scopes {', '.join(scopes)}" if scopes else ""
-            raise HubSpotError(f"HubSpot refused access (403): {describe(response, body)}{hint}")
+            raise HubSpotError(f"HubSpot refused access (403): {describe(reply, body)}{hint}")
         if outcome is Outcome.DAILY_LIMIT:
             self.stats.refused_by_rate_limit()
             raise HubSpotError(
                 "HubSpot's daily request limit for this account is spent (429 DAILY); "
-                f"run again after the account's midnight: {describe(response, body)}"
+                f"run again after the account's midnight: {describe(reply, body)}"
             )
         if outcome is Outcome.RATE_LIMITED:
             self.stats.refused_by_rate_limit()
-            raise Transient(
-                "429 rate limited", budget.wait_after_429(response.headers), rate_limited=True
-            )
+            policy = body.get("policyName") if body else None
+            wait = budget.wait_after_429(reply.headers, policy=policy)
+            raise Transient(f"429 rate limited ({policy or 'no policy'})", wait, rate_limited=True)
         if outcome is Outcome.TRANSIENT:
-            asked = float_header(response.headers, "Retry-After")
+            asked = announced_wait(reply.headers, "Retry-After", self.max_wait)
             if status == 423:
                 asked = max(asked or 0.0, LOCKED_MIN_WAIT_SECONDS)
-            raise Transient(f"HTTP {status} {describe(response, body)}", asked)
+            raise Transient(f"HTTP {status} {describe(reply, body)}", asked)
         error = BadRequest if outcome is Outcome.BAD_REQUEST else HubSpotError
         raise error(
-            f"HubSpot rejected {response.request.method} {response.request.path_url} "
-            f"({status}): {describe(response, body)}"
+            f"HubSpot rejected {reply.method} {reply.path} ({status}): {describe(reply, body)}"
         )
 
 
 def json_object(content: bytes) -> dict[str, Any] | None:
-    """`content` as a JSON object, or None when it is not one."""
+    """`content` as a JSON object, or None when it is not one.
+
+    Invalid UTF-8 (`UnicodeDecodeError`) and nesting deeper than msgspec follows
+    (`RecursionError`) are broken bodies like any other, not crashes.
+    """
     try:
         value = msgspec.json.decode(content)
-    except msgspec.DecodeError:
+    except (ValueError, RecursionError):
         return None
     return cast("dict[str, Any]", value) if isinstance(value, dict) else None
 
 
-def describe(response: requests.Response, body: Mapping[str, Any] | None) -> str:
+def describe(reply: Reply, body: Mapping[str, Any] | None) -> str:
     """HubSpot's message and correlation id, or what the response was instead."""
-    correlation = response.headers.get("X-HubSpot-Correlation-Id")
+    correlation = reply.headers.get("X-HubSpot-Correlation-Id")
     if body:
         message = str(body.get("message") or body.get("category") or "no message")
         correlation = str(body.get("correlationId") or correlation or "")
     else:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        message = f"{response.reason or 'no reason'}, {kind} body"
+        kind = reply.headers.get("Content-Type", "no content type").split(";")[0]
+        message = f"{reply.reason or 'no reason'}, {kind} body"
     message = " ".join(message.split())[:500]
+    correlation = _one_line(correlation or "")
     return f"{message} (correlation id {correlation})" if correlation else message
 
 
 def required_scopes(body: Mapping[str, Any] | None) -> list[str]:
-    """The scopes a 403 body says are missing."""
+    """The scopes a 403 body says are missing: under `requiredGranularScopes` (newer
+    bodies) or `requiredScopes` (older ones)."""
     scopes: list[str] = []
-    for error in (body or {}).get("errors") or []:
+    errors = (body or {}).get("errors")
+    for error in errors if isinstance(errors, list) else []:
         context = error.get("context") if isinstance(error, dict) else None
-        if isinstance(context, dict):
-            scopes += [str(s) for s in context.get("requiredGranularScopes") or []]
+        if not isinstance(context, dict):
+            continue
+        for key in ("requiredGranularScopes", "requiredScopes"):
+            listed = context.get(key)
+            for scope in listed if isinstance(listed, list) else []:
+                if isinstance(scope, str) and scope not in scopes:
+                    scopes.append(scope)
     return scopes

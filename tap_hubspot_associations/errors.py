@@ -5,8 +5,10 @@ Exception
  ├── TapError                 ends the run: one clear line, exit 1
  │    ├── ConfigError         a setting, input file or saved state is wrong
  │    ├── HubSpotError        HubSpot refused in a way retrying cannot fix
- │    │    └── BadRequest     HubSpot called the request invalid (400)
- │    └── IncompleteSyncError some ids still failed after every retry
+ │    │    ├── BadRequest     HubSpot called the request invalid (400)
+ │    │    └── MalformedAnswer HubSpot's answer is not what it documents
+ │    ├── IncompleteSyncError some ids still failed after every retry
+ │    └── OutputClosed        the reader of stdout (the target) went away
  ├── Cancelled                another request failed the run: stop waiting
  ├── Transient                this attempt failed; a later one may not (client only)
  └── Renewed                  the token was renewed: send again (client only)
@@ -35,8 +37,22 @@ class BadRequest(HubSpotError):
     """HubSpot called the request invalid (400)."""
 
 
+class MalformedAnswer(HubSpotError):
+    """An answer HubSpot would not send (a wrong type, a missing field): named, not used."""
+
+
 class IncompleteSyncError(TapError):
     """Some ids still failed after every retry; everything else was emitted."""
+
+
+class OutputClosed(TapError):
+    """Nothing reads the tap's output any more: the target stopped or the pipe closed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the output pipe closed: the target (or whatever read stdout) stopped reading; "
+            "the run is incomplete and its last STATE marks where to resume"
+        )
 
 
 class Cancelled(Exception):

@@ -5,29 +5,38 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import queue
 import re
+import stat
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlencode
 
-from tap_hubspot_associations.errors import Cancelled, ConfigError, HubSpotError
+from tap_hubspot_associations.errors import Cancelled, ConfigError, HubSpotError, MalformedAnswer
 from tap_hubspot_associations.paths import objects_path, search_path
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
 
-_RECORD_ID = re.compile(r"[0-9]{1,20}")
+RECORD_ID = re.compile(r"[0-9]{1,20}")
+"""A HubSpot record id as the tap keeps it: 1 to 20 decimal digits (ids exceed 32 bits)."""
 LIST_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200
 MAX_ID_LINE_BYTES = 1024
 """An id has at most 20 digits; a line this long holds none."""
 FETCH_AHEAD = 3000
 """Ids fetched ahead of the batches that will read them."""
+
+
+def is_record_id(value: object) -> bool:
+    """Whether `value` is a record id as the tap keeps them: a string of digits."""
+    return isinstance(value, str) and RECORD_ID.fullmatch(value) is not None
 
 
 class Ids(Protocol):
@@ -62,6 +71,8 @@ class IdSource:
         self._ids_file = Path(ids_file) if ids_file is not None else None
         self._fingerprint: str | None = None
         self._count: int | None = None
+        self._spool: BinaryIO | None = None
+        self._spooling = False
 
     def __iter__(self) -> Iterator[str]:
         if self._ids is not None:
@@ -97,8 +108,19 @@ class IdSource:
 
     def _read_file(self, path: Path) -> Iterator[str]:
         """The ids of the file, a line at a time: a line longer than any id line could be
-        (one endless line, as `/dev/zero` gives) stops at `MAX_ID_LINE_BYTES`."""
+        (one endless line, as `/dev/zero` gives) stops at `MAX_ID_LINE_BYTES`.
+
+        The file is read more than once (checked, then read). A pipe (`/dev/stdin`,
+        `<(...)`, a FIFO) can be read only once, so the first reading spools it into an
+        anonymous temporary file, and later readings read that.
+        """
         where = f"{self.setting}.ids_file {path}"
+        if self._spool is not None:
+            self._spool.seek(0)
+            yield from self._ids_in(self._spool, where, None)
+            return
+        if self._spooling:
+            raise ConfigError(f"{where}: a pipe, and its one reading stopped before its end")
         try:
             handle = path.open("rb")
         except FileNotFoundError:
@@ -108,26 +130,38 @@ class IdSource:
         except OSError as exc:
             raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
         with handle:
-            for line_number in itertools.count(1):
-                raw = handle.readline(MAX_ID_LINE_BYTES + 1)
-                if not raw:
-                    return
-                if len(raw) > MAX_ID_LINE_BYTES:
-                    raise ConfigError(
-                        f"{where}, line {line_number}: longer than {MAX_ID_LINE_BYTES} bytes, "
-                        "not a line of one record id"
-                    )
-                try:
-                    stripped = raw.decode("utf-8").strip()
-                except UnicodeDecodeError:
-                    raise ConfigError(f"{where}, line {line_number}: not UTF-8 text") from None
-                if stripped:
-                    yield self._checked(stripped, f"{where}, line {line_number}")
+            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                yield from self._ids_in(handle, where, None)
+            else:
+                self._spooling = True
+                # The spool lives as long as this source; closing it deletes it.
+                spool = tempfile.TemporaryFile()  # noqa: SIM115
+                yield from self._ids_in(handle, where, spool)
+                self._spool = spool
+
+    def _ids_in(self, handle: BinaryIO, where: str, copy: BinaryIO | None) -> Iterator[str]:
+        for line_number in itertools.count(1):
+            raw = handle.readline(MAX_ID_LINE_BYTES + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_ID_LINE_BYTES:
+                raise ConfigError(
+                    f"{where}, line {line_number}: longer than {MAX_ID_LINE_BYTES} bytes, "
+                    "not a line of one record id"
+                )
+            if copy is not None:
+                copy.write(raw)
+            try:
+                stripped = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise ConfigError(f"{where}, line {line_number}: not UTF-8 text") from None
+            if stripped:
+                yield self._checked(stripped, f"{where}, line {line_number}")
 
     @staticmethod
     def _checked(raw: object, where: str) -> str:
         text = str(raw).strip() if isinstance(raw, (str, int)) else None
-        if text is None or not _RECORD_ID.fullmatch(text):
+        if text is None or not RECORD_ID.fullmatch(text):
             shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
             raise ConfigError(
                 f"{where}: {shown} is not a HubSpot record id (up to 20 decimal digits)"
@@ -196,11 +230,19 @@ class PagedIds(ABC):
                     continue
             return False
 
+        seen: set[str] = set()
         try:
             while not stop.is_set():
                 with self._lock:
                     self._pages.append((index, cursor))
                 ids, cursor = self._fetch(cursor, stop)
+                if cursor is not None and cursor in seen:
+                    raise HubSpotError(
+                        f"{self.setting}: HubSpot's paging of {self._object_type} returned a "
+                        "cursor it had returned before; the listing would never end"
+                    )
+                if cursor is not None:
+                    seen.add(cursor)
                 for id_ in ids:
                     if index >= position and not hand_over(id_):
                         return
@@ -222,12 +264,28 @@ class PagedIds(ABC):
             start, cursor = self._pages[0]
         return {} if cursor is None else {"page_start": start, "page_cursor": cursor}
 
+    def _next_cursor(self, body: Mapping[str, Any], source: str) -> str | None:
+        """`paging.next.after` of a page: a string (or a number) while pages follow,
+        absent on the last page; any other shape is HubSpot's error, named."""
+        paging = body.get("paging")
+        following = paging.get("next") if isinstance(paging, Mapping) else paging
+        if following is None:
+            return None
+        after = following.get("after") if isinstance(following, Mapping) else None
+        if isinstance(after, int) and not isinstance(after, bool):
+            after = str(after)
+        if not isinstance(after, str) or not after:
+            raise MalformedAnswer(
+                f"{source} {self._object_type} returned malformed paging: {str(paging)[:100]}"
+            )
+        return after
+
     def _checked_ids(self, results: object, source: str) -> list[str]:
         ids = []
         for result in results if isinstance(results, list) else []:
             id_ = str(result.get("id", "")) if isinstance(result, dict) else ""
-            if not _RECORD_ID.fullmatch(id_):
-                raise HubSpotError(
+            if not RECORD_ID.fullmatch(id_):
+                raise MalformedAnswer(
                     f"{source} {self._object_type} returned {id_[:40]!r}, not a record id"
                 )
             ids.append(id_)
@@ -253,9 +311,7 @@ class ListedIds(PagedIds):
         body = self._client.get(
             f"{self._path}?{urlencode(query)}", list_key="results", cancel=cancel
         )
-        paging = body.get("paging") or {}
-        after = (paging.get("next") or {}).get("after")
-        return self._checked_ids(body["results"], "listing"), str(after) if after else None
+        return self._checked_ids(body["results"], "listing"), self._next_cursor(body, "listing")
 
 
 class SearchedIds(PagedIds):
@@ -308,7 +364,7 @@ class SearchedIds(PagedIds):
             raise HubSpotError(
                 f"searching {self._object_type} returned ids out of order: ids would be missed"
             )
-        more = bool((body.get("paging") or {}).get("next"))
+        more = self._next_cursor(body, "searching") is not None
         return ids, ids[-1] if ids and more else None
 
 
@@ -316,5 +372,7 @@ def last_modified_property(object_type: str) -> str:
     """Contacts keep their last-modified time in `lastmodifieddate`, the rest in
     `hs_lastmodifieddate`."""
     return (
-        "lastmodifieddate" if object_type.lower() in ("contacts", "0-1") else "hs_lastmodifieddate"
+        "lastmodifieddate"
+        if object_type.lower() in ("contacts", "contact", "0-1")
+        else "hs_lastmodifieddate"
     )

@@ -1,18 +1,32 @@
-"""The rate budget: one rolling window of requests, never fuller than HubSpot allows."""
+"""The rate budget: one rolling window of requests, never fuller than HubSpot allows.
+
+It is also where announced waits are read: every header that tells the tap to wait
+(`Retry-After`, a rate limit window) is parsed strictly and capped by `max_wait_seconds`,
+because a broken or hostile server may announce `inf`, `nan` or a year.
+"""
 
 from __future__ import annotations
 
 import bisect
+import logging
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+
+from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.settings import DEFAULTS
 
 DEFAULT_WINDOW_SECONDS = 10.0
 SEARCH_PER_SECOND = 5
 """CRM search's own limit per account, beside the app's rolling window."""
 ARRIVAL_MARGIN = 0.1
 """Seconds a request may take to reach HubSpot after it is sent."""
+WINDOW_HEADER = "X-HubSpot-RateLimit-Interval-Milliseconds"
+PLAIN_NUMBER = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?")
+"""A header number as HubSpot writes them: digits, maybe a fraction. Nothing that
+`float()` also takes (`inf`, `nan`, `1e308`, `-5`, `1_0`) is a wait."""
 
 
 class RateBudget:
@@ -25,6 +39,13 @@ class RateBudget:
     request holds its slot from sending until its response, and is then dated when
     HubSpot will have counted it: on arrival, which is at most `ARRIVAL_MARGIN` after
     sending (and never after the response).
+
+    An announced window longer than `max_wait` is refused (`release` raises): waiting
+    it out could stall the run for a day without a word.
+
+    Some responses announce a per-second limit too (`X-HubSpot-RateLimit-Secondly`,
+    `-Secondly-Remaining`): the budget keeps under it as well. A 429's own counts are
+    not adopted as other clients' share: `Retry-After` is its wait, nothing more.
     """
 
     def __init__(
@@ -32,7 +53,9 @@ class RateBudget:
         *,
         max_requests: int,
         window: float = DEFAULT_WINDOW_SECONDS,
+        max_wait: float = float(DEFAULTS["max_wait_seconds"]),
         clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
@@ -42,8 +65,14 @@ class RateBudget:
         self._others: deque[tuple[float, int]] = deque()
         self._ceiling_per_second = max_requests / window
         self._announced: int | None = None
+        self._secondly: int | None = None
+        self._paused_until = 0.0
+        """No request is sent before this: a response said no request of this second
+        remains."""
         self._answered = False
+        self._logger = logger or logging.getLogger(__name__)
         self.window = window
+        self.max_wait = max_wait
 
     @property
     def limit(self) -> int:
@@ -56,25 +85,52 @@ class RateBudget:
     def acquire(self, cancel: threading.Event) -> float | None:
         """Wait for a free slot in the window and take it until `release()`.
 
-        Returns the time of sending, or None if cancelled first.
+        Returns the time of sending, or None if cancelled first. A wait longer than
+        `max_wait` (other clients holding the budget) is logged once.
         """
+        started = self._clock()
+        logged = False
         while not cancel.is_set():
             with self._lock:
                 now = self._clock()
                 self._forget_before(now - self.window)
-                if len(self._done) + self._in_flight + self._held_by_others(now) < self.limit:
+                wait = self._wait_for_second(now)
+                if wait <= 0 and (
+                    len(self._done) + self._in_flight + self._held_by_others(now) < self.limit
+                ):
                     self._in_flight += 1
                     self._sent.append(now)
                     return now
-                wait = self._done[0] + self.window - now if self._done else 0.05
-            cancel.wait(max(wait, 0.001))
+                if wait <= 0:
+                    wait = self._done[0] + self.window - now if self._done else 0.05
+            if not logged and now - started > self.max_wait:
+                logged = True
+                self._logger.warning(
+                    "waiting %.0f s so far for a free slot of the rate budget (%d requests "
+                    "per %.1f s); other clients of the app may be using it",
+                    now - started,
+                    self.limit,
+                    self.window,
+                )
+            cancel.wait(min(max(wait, 0.001), self.max_wait))
         return None
 
-    def release(self, sent_at: float, headers: Mapping[str, str]) -> None:
-        """Date the request by its arrival at HubSpot and adopt what HubSpot announces."""
-        announced = int_header(headers, "X-HubSpot-RateLimit-Max")
-        interval_ms = int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-        remaining = int_header(headers, "X-HubSpot-RateLimit-Remaining")
+    def release(self, sent_at: float, headers: Mapping[str, str], *, refused: bool = False) -> None:
+        """Date the request by its arrival at HubSpot and adopt what HubSpot announces.
+
+        `refused`: the answer was a 429, whose remaining count says nothing of other
+        clients. The slot is always freed; then a window longer than `max_wait` raises
+        `HubSpotError`.
+        """
+        announced = header_count(headers, "X-HubSpot-RateLimit-Max")
+        remaining = None if refused else header_count(headers, "X-HubSpot-RateLimit-Remaining")
+        secondly = header_count(headers, "X-HubSpot-RateLimit-Secondly")
+        secondly_remaining = header_count(headers, "X-HubSpot-RateLimit-Secondly-Remaining")
+        refusal: HubSpotError | None = None
+        try:
+            window = announced_wait(headers, WINDOW_HEADER, self.max_wait, unit=0.001)
+        except HubSpotError as exc:
+            window, refusal = None, exc
         with self._lock:
             now = self._clock()
             self._in_flight -= 1
@@ -82,8 +138,12 @@ class RateBudget:
             self._answered = True
             if announced is not None and announced > 0:
                 self._announced = announced
-            if interval_ms is not None and interval_ms > 0:
-                self.window = interval_ms / 1000
+            if window is not None and window > 0:
+                self.window = window
+            if secondly is not None and secondly > 0:
+                self._secondly = secondly
+            if secondly_remaining == 0:
+                self._paused_until = max(self._paused_until, now + 1.0)
             if remaining is not None and self._announced is not None:
                 # HubSpot counted `remaining` when this request arrived: ours then were
                 # those sent in the window before it, the rest belong to other clients.
@@ -92,19 +152,37 @@ class RateBudget:
                 )
                 others = self._announced - remaining - ours
                 self._others.append((now, max(0, others)))
+        if refusal is not None:
+            raise refusal
 
-    def wait_after_429(self, headers: Mapping[str, str]) -> float:
-        """Seconds to wait after a 429: `Retry-After`, else until the window frees."""
-        retry_after = float_header(headers, "Retry-After")
+    def wait_after_429(self, headers: Mapping[str, str], *, policy: object = None) -> float:
+        """Seconds to wait after a 429: `Retry-After`, else one second for HubSpot's
+        legacy per-second policy (`SECONDLY`), else until the window frees.
+
+        Raises `HubSpotError` when either announces more than `max_wait`.
+        """
+        retry_after = announced_wait(headers, "Retry-After", self.max_wait)
         if retry_after is not None:
-            return max(retry_after, 0.0)
-        interval_ms = int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-        window = interval_ms / 1000 if interval_ms else self.window
+            return retry_after
+        if policy == "SECONDLY":
+            return min(1.0, self.max_wait)
+        window = announced_wait(headers, WINDOW_HEADER, self.max_wait, unit=0.001)
+        window = window or self.window
         with self._lock:
             now = self._clock()
             self._forget_before(now - window)
             oldest = self._done[0] if self._done else now
-        return max(oldest + window - now, 0.05)
+        return min(max(oldest + window - now, 0.05), self.max_wait)
+
+    def _wait_for_second(self, now: float) -> float:
+        """Seconds until the per-second limit HubSpot announced lets another request
+        go; 0 when it does now (or none was announced)."""
+        wait = self._paused_until - now
+        if self._secondly is not None:
+            last_second = self._sent[bisect.bisect_right(self._sent, now - 1.0) :]
+            if len(last_second) >= self._secondly:
+                wait = max(wait, last_second[-self._secondly] + 1.0 - now)
+        return wait
 
     def _held_by_others(self, now: float) -> int:
         """Slots other clients of the app hold: the most any response of the last window
@@ -118,13 +196,38 @@ class RateBudget:
         del self._sent[: bisect.bisect_right(self._sent, horizon - self.window)]
 
 
-def int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = float_header(headers, name)
+def header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """The plain non-negative number a header holds; None when absent or anything else."""
+    raw = headers.get(name)
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    return float(text) if PLAIN_NUMBER.fullmatch(text) else None
+
+
+def header_count(headers: Mapping[str, str], name: str) -> int | None:
+    """A count a header holds (a limit, the requests remaining); None if not a number."""
+    value = header_number(headers, name)
     return int(value) if value is not None else None
 
 
-def float_header(headers: Mapping[str, str], name: str) -> float | None:
-    try:
-        return float(headers[name])
-    except (KeyError, TypeError, ValueError):
+def announced_wait(
+    headers: Mapping[str, str], name: str, max_wait: float, *, unit: float = 1.0
+) -> float | None:
+    """Seconds the header `name` tells the tap to wait (its value times `unit`).
+
+    None when the header is absent or not a plain number (as if HubSpot had said
+    nothing); `HubSpotError` when it is longer than `max_wait`, because obeying would
+    stall the run for that long.
+    """
+    value = header_number(headers, name)
+    if value is None:
         return None
+    seconds = value * unit
+    if seconds > max_wait:
+        raise HubSpotError(
+            f"HubSpot announced {name}: {headers[name].strip()} ({seconds:.0f} s), longer "
+            f"than max_wait_seconds ({max_wait:g} s): stopping instead of waiting; raise "
+            "max_wait_seconds to wait that long"
+        )
+    return seconds

@@ -8,7 +8,11 @@ singer-sdk 0.54 has no public way to do four things the tap needs:
   `Stream._stream_version` and `Stream._write_activate_version_message`;
 - skip the SDK's per-record copy, conformance and mapping when none of it would change
   a record: `Stream._generate_record_messages`;
-- act after every stream has synced: `Tap.sync_all`, which is final.
+- act after every stream has synced: `Tap.sync_all`, which is final;
+- stop at once on SIGTERM and SIGINT, with a non-zero exit: the SDK's
+  `_handle_termination` exits 0 and then waits for every worker thread;
+- keep the SDK's "An unhandled error occurred while syncing" line for real surprises:
+  for a `TapError` the tap's own ERROR line says it all.
 
 Every use goes through this module; `broken_hooks()` names any that an SDK upgrade
 changed, and a test fails with those names.
@@ -17,12 +21,18 @@ changed, and a test fails with those names.
 from __future__ import annotations
 
 import inspect
+import logging
+import os
+import signal
 import sys
 from collections.abc import Generator
+from types import FrameType
 from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk.singerlib import RecordMessage
+
+from tap_hubspot_associations.errors import TapError
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -35,8 +45,10 @@ _METHODS: dict[type, dict[str, tuple[str, ...]]] = {
         "_write_activate_version_message": ("self", "full_table_version"),
         "_generate_record_messages": ("self", "record"),
     },
-    Tap: {"sync_all": ("self",)},
+    Tap: {"sync_all": ("self",), "_handle_termination": ("self", "signum", "frame")},
 }
+UNHANDLED_ERROR_MESSAGE = "An unhandled error occurred while syncing '%s'"
+"""What `Stream.sync` logs, inside its `except`, before re-raising any error."""
 
 
 def broken_hooks(stream: Stream) -> list[str]:
@@ -82,12 +94,17 @@ def write_activate_version(stream: Stream, version: int) -> None:
     stream._write_activate_version_message(version)
 
 
-class PassThroughStream(Stream):
-    """A stream that may hand its records to the writer as they are.
+class HookedStream(Stream):
+    """A stream that may hand its records to the writer as they are, and whose expected
+    failures the tap reports alone.
 
     `pass_through_message` returns the message for a record when nothing the SDK does
     per record would change it, else None and the SDK's own path runs.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger.addFilter(_ExpectedFailureFilter())
 
     def pass_through_message(self, record: dict[str, Any]) -> RecordMessage | None:
         return None
@@ -104,7 +121,12 @@ class PassThroughStream(Stream):
 
 
 class EndOfRunTap(Tap):
-    """A tap with hooks before the first stream syncs and after the last one."""
+    """A tap with hooks before the first stream syncs and after the last one, that stops
+    at once on a signal."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._syncing = False
 
     def before_sync(self) -> None:
         """Checks that must pass before anything is emitted."""
@@ -114,6 +136,33 @@ class EndOfRunTap(Tap):
 
     @override  # type: ignore[misc]  # sync_all is final, but the SDK has no end-of-run hook
     def sync_all(self) -> None:
+        self._syncing = True
         self.before_sync()
         super().sync_all()
         self.after_sync()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Write the STATE of everything emitted, say so, and exit 128 + the signal's
+        number (143 for SIGTERM, 130 for SIGINT) without waiting for requests in flight.
+        """
+        name = signal.Signals(signum).name
+        try:
+            if self._syncing:
+                self._state_writer.write_state(self.state)
+            sys.stdout.flush()
+        except (OSError, ValueError, TapError):
+            pass
+        self.logger.error("Stopped by %s; the last STATE written marks where a run resumes", name)
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+
+class _ExpectedFailureFilter(logging.Filter):
+    """Drops the SDK's "unhandled error" line while a `TapError` is on its way up: the
+    tap logs that error itself, as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != UNHANDLED_ERROR_MESSAGE:
+            return True
+        return not isinstance(sys.exc_info()[1], TapError)

@@ -19,6 +19,11 @@ from tap_hubspot_associations.state import parse_iso
 DEFAULT_API_URL = "https://api.hubapi.com"
 API_VERSIONS = ("2026-03", "v4")
 MAX_BATCH_SIZE = 1000
+MAX_WAIT_SECONDS_LIMIT = 86400
+"""The largest `max_wait_seconds` allowed: a day, past which no run should sit still."""
+CREDENTIALS = ("access_token", "client_id", "client_secret", "refresh_token")
+HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+"""Visible ASCII: what a credential may hold to travel in a header or form unchanged."""
 
 PAIR_SCHEMA = th.ObjectType(
     th.Property("from", th.StringType, required=True, description="From object type"),
@@ -124,7 +129,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         "request_timeout",
         th.NumberType(minimum=1, maximum=600),
         default=60,
-        description="Seconds to wait for a response before retrying",
+        description=(
+            "Seconds a whole response may take (connecting, waiting and reading the body) "
+            "before it is retried"
+        ),
+    ),
+    th.Property(
+        "max_wait_seconds",
+        th.NumberType(minimum=1, maximum=MAX_WAIT_SECONDS_LIMIT),
+        default=300,
+        description=(
+            "Longest wait the tap obeys when HubSpot announces one (Retry-After, a rate "
+            "limit window); a longer announced wait ends the run with a clear error "
+            "instead of sleeping"
+        ),
     ),
 ).to_dict()
 
@@ -163,6 +181,7 @@ class Settings:
     max_requests_per_10s: int
     max_retries: int
     request_timeout: float
+    max_wait_seconds: float
     progress_interval: float
     start_date_ms: int | None
     full_pass_every_days: int
@@ -171,6 +190,7 @@ class Settings:
     @classmethod
     def from_config(cls, given: Mapping[str, Any]) -> Settings:
         config = {**DEFAULTS, **given}
+        _check_credentials(config)
         access_token = config.get("access_token") or None
         oauth_values = tuple(
             config.get(k) or None for k in ("client_id", "client_secret", "refresh_token")
@@ -203,6 +223,7 @@ class Settings:
             max_requests_per_10s=int(config["max_requests_per_10s"]),
             max_retries=int(config["max_retries"]),
             request_timeout=float(config["request_timeout"]),
+            max_wait_seconds=float(config["max_wait_seconds"]),
             progress_interval=float(config["progress_interval"]),
             start_date_ms=_start_date(config.get("start_date")),
             full_pass_every_days=int(config["full_pass_every_days"]),
@@ -224,8 +245,38 @@ def _start_date(value: object) -> int | None:
     return start_date_ms
 
 
+def is_header_safe(value: str) -> bool:
+    """Whether `value` can be sent as a credential: visible ASCII only. A line break
+    would split the request's headers, and whitespace or other characters are a
+    copy-and-paste slip that HubSpot would only answer with a 401."""
+    return HEADER_SAFE.fullmatch(value) is not None
+
+
+def _check_credentials(config: Mapping[str, Any]) -> None:
+    """Each credential set must be sendable as it is; the message never shows a value."""
+    for name in CREDENTIALS:
+        value = config.get(name)
+        if value and not is_header_safe(str(value)):
+            raise ConfigError(
+                f"{name} contains whitespace, a line break or another character that cannot "
+                "be sent in an HTTP request; set it again without them"
+            )
+
+
 def _checked_api_url(url: str) -> str:
+    # Checked before parsing: urlsplit silently drops surrounding blanks, tabs and line
+    # breaks, and the request would then go to a URL the user never wrote.
+    if url != url.strip():
+        raise ConfigError(f"api_url {url!r} has whitespace around it: remove it")
+    if " " in url or not url.isprintable():
+        raise ConfigError(f"api_url {url!r} contains a space or a control character")
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ConfigError(f"api_url {url!r} has an invalid port: use a number from 1 to 65535")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"api_url {url!r} must look like https://api.hubapi.com")
     if parts.path not in ("", "/") or parts.query or parts.fragment:

@@ -12,12 +12,13 @@ epoch milliseconds into one, `parse_iso()` back). An example, mid-pass:
   "last_full": "2026-11-24T04:00:00.000Z",
   "progress": {"format": 1, "ids": "search:contacts:1763611200000:1764302400000",
                "version": null, "position": 3000,
-               "pending": {"101": "MTAx", "205": null},
+               "pending": {"101": "MTAx", "205": null}, "failed": ["307"],
                "source": {"page_start": 2800, "page_cursor": "2799"}}
 }}}
 ```
 
-- `progress` (`Bookmark`): where the running pass is; gone once the pass ends.
+- `progress` (`Bookmark`): where the running pass is, and the ids it gave up on;
+  gone once the pass ends.
 - `pass` (`Pass`): the running pass's kind and window, so a resume keeps them.
 - `since`: when the last complete pass started: changes from then on are unread.
 - `last_full`: when the last complete full pass started.
@@ -38,6 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from tap_hubspot_associations.ids import is_record_id
+
 SEARCH_LOOKBACK_MS = 5 * 60 * 1000
 """Changes this old before the last pass started are read again: HubSpot's search
 index lags writes by seconds, and clocks drift."""
@@ -53,14 +56,18 @@ BOOKMARK_FORMAT = 1
 
 @dataclass
 class Bookmark:
-    """Where a pass is: ids consumed from the list, and ids whose reading is unfinished.
+    """Where a pass is: ids consumed from the list, ids whose reading is unfinished, and
+    ids the pass gave up on.
 
     `pending` maps an id to its `after` cursor (None: read it from its first page). It
-    never holds more than about one batch of ids, so STATE stays small.
+    never holds more than about one batch of ids, so STATE stays small. `failed` ids are
+    read again from their first page by a resumed pass: until they are read, the pass
+    is incomplete, never activated and never the start of the next window.
     """
 
     position: int = 0
     pending: dict[str, str | None] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
     ids_fingerprint: str | None = None
     """Which id list `position` counts in: saved progress resumes only the same list."""
     version: int | None = None
@@ -75,27 +82,46 @@ class Bookmark:
             "version": self.version,
             "position": self.position,
             "pending": self.pending,
+            "failed": self.failed,
             "source": self.source,
         }
 
     @classmethod
     def from_state(cls, value: object) -> Bookmark | None:
-        """The bookmark in `value`, or None when it is not one this version wrote."""
+        """The bookmark in `value`, or None when it is not exactly one this version
+        wrote: a bool is not a position, a pending key must be a record id."""
         if not isinstance(value, Mapping) or value.get("format") != BOOKMARK_FORMAT:
             return None
         position, pending = value.get("position"), value.get("pending")
-        if not isinstance(position, int) or position < 0 or not isinstance(pending, Mapping):
-            return None
-        if not all(after is None or isinstance(after, str) for after in pending.values()):
-            return None
+        failed = value.get("failed", [])
         ids, version, source = value.get("ids"), value.get("version"), value.get("source")
+        if not isinstance(position, int) or not _is_count(position):
+            return None
+        if not isinstance(pending, Mapping):
+            return None
+        if not all(
+            is_record_id(id_) and (after is None or isinstance(after, str))
+            for id_, after in pending.items()
+        ):
+            return None
+        if not isinstance(failed, list) or not all(is_record_id(id_) for id_ in failed):
+            return None
+        if not (ids is None or isinstance(ids, str)) or not (version is None or _is_count(version)):
+            return None
+        if not (source is None or isinstance(source, Mapping)):
+            return None
         return cls(
             position=position,
-            pending={str(k): v for k, v in pending.items()},
-            ids_fingerprint=ids if isinstance(ids, str) else None,
-            version=version if isinstance(version, int) else None,
-            source=dict(source) if isinstance(source, Mapping) else {},
+            pending=dict(pending),
+            failed=list(failed),
+            ids_fingerprint=ids,
+            version=version,
+            source=dict(source or {}),
         )
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from singer_sdk.singerlib import RecordMessage
 
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.batch_reader import BatchReader, Coverage, association_type_fields
+from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids, ListedIds, SearchedIds
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
     from tap_hubspot_associations.settings import AssociationPair, Settings
     from tap_hubspot_associations.tap import TapHubSpotAssociations
+
+UNKNOWN_CATEGORY = "UNKNOWN"
+"""The category of an association type that HubSpot sent without one and whose label
+definition is not found either."""
 
 PassKind = Literal["not run", "full", "incremental", "skipped"]
 """What a run did of a stream: not run (yet), a full or incremental pass, or skipped
@@ -76,7 +81,7 @@ LABEL_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-class VersionedStream(sdk_hooks.PassThroughStream):
+class VersionedStream(sdk_hooks.HookedStream):
     """A full-table stream that sends ACTIVATE_VERSION when its pass is complete.
 
     The SDK sends it when a pass starts: a target then drops the old rows at once, and a
@@ -143,6 +148,7 @@ class AssociationsStream(VersionedStream):
         self.coverage = Coverage()
         self.pass_kind: PassKind = "not run"
         self.failures: list[str] = []
+        self._categories: dict[int, str] | None = None
         self._extracted_at = datetime.now(timezone.utc)
 
     @property
@@ -165,7 +171,7 @@ class AssociationsStream(VersionedStream):
         self.pass_kind = "full" if this_pass.full else "incremental"
         ids = self._ids_of(this_pass)
         self.logger.info("%s: %s", self.name, this_pass.describe())
-        bookmark = self._resume_point(state.get(PROGRESS_KEY), ids.fingerprint(), this_pass)
+        bookmark = self._resume_point(state.get(PROGRESS_KEY), ids, this_pass)
         if this_pass.full:
             bookmark.version = self._use_version(bookmark.version)
         reader = BatchReader(
@@ -179,6 +185,7 @@ class AssociationsStream(VersionedStream):
             max_id_attempts=self._settings.max_retries + 1,
             max_concurrency=self._settings.max_concurrency,
             logger=self.logger,
+            category_of=self._category_of,
         )
         self.coverage = reader.coverage
         progress = ProgressReporter(
@@ -204,9 +211,31 @@ class AssociationsStream(VersionedStream):
             state[SINCE_KEY] = iso(this_pass.until_ms)
             if this_pass.full:
                 state[LAST_FULL_KEY] = iso(this_pass.until_ms)
-        state[COMPLETED_KEY] = True
+        if not reader.failures:
+            state[COMPLETED_KEY] = True
         self.failures = reader.failures
         self.logger.info("Coverage of %s: %s", self.name, reader.coverage.summary())
+
+    def _category_of(self, type_id: int) -> str:
+        """The category of an association type that came without one, from the pair's
+        label definitions (read once); `UNKNOWN_CATEGORY` when they do not list it."""
+        if self._categories is None:
+            path = associations_path(
+                self._settings.api_version, self.pair.from_type, self.pair.to_type, "labels"
+            )
+            self._categories = {}
+            try:
+                definitions = self._client.get(path, list_key="results")["results"]
+            except TapError as exc:
+                self.logger.warning("Label definitions of %s not read: %s", self.name, exc)
+                definitions = []
+            for kind in definitions:
+                try:
+                    fields = association_type_fields(kind)
+                except (KeyError, ValueError):
+                    continue
+                self._categories[fields["type_id"]] = fields["category"]
+        return self._categories.get(type_id, UNKNOWN_CATEGORY)
 
     @override
     def pass_through_message(self, record: dict[str, Any]) -> RecordMessage | None:
@@ -309,7 +338,8 @@ class AssociationsStream(VersionedStream):
             until_ms=this_pass.until_ms,
         )
 
-    def _resume_point(self, saved: object, ids: str, this_pass: Pass) -> Bookmark:
+    def _resume_point(self, saved: object, id_list: Ids, this_pass: Pass) -> Bookmark:
+        ids = id_list.fingerprint()
         if saved is None:
             return Bookmark(ids_fingerprint=ids)
         bookmark = Bookmark.from_state(saved)
@@ -317,6 +347,14 @@ class AssociationsStream(VersionedStream):
             self.logger.warning(
                 "The saved progress of %s is not one this version wrote; reading it from the start",
                 self.name,
+            )
+            return Bookmark(ids_fingerprint=ids)
+        count = id_list.validate()
+        if count is not None and bookmark.position > count:
+            self.logger.warning(
+                "The saved progress of %s is past the end of its %d ids; reading it from the start",
+                self.name,
+                count,
             )
             return Bookmark(ids_fingerprint=ids)
         if bookmark.ids_fingerprint != ids:
@@ -367,12 +405,21 @@ class AssociationLabelsStream(VersionedStream):
         super().__init__(tap=tap, name=self.name, schema=LABEL_SCHEMA)
         self._pair_streams = pair_streams
         self._settings = settings
+        self.failure: str | None = None
+        """Why the label definitions could not be read, if they could not."""
         self._client = client
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Label definitions are secondary: when they cannot be read, the pair streams
+        are read anyway, and the run ends naming this failure."""
         version = self._use_version(None)
-        yield from self._labels()
+        try:
+            yield from self._labels()
+        except TapError as exc:
+            self.failure = str(exc)
+            self.logger.warning("%s not read, the pairs are read anyway: %s", self.name, exc)
+            return
         self._activate(version, complete=True)
 
     def _labels(self) -> Iterable[dict[str, Any]]:
@@ -383,9 +430,16 @@ class AssociationLabelsStream(VersionedStream):
             path = associations_path(
                 self._settings.api_version, pair.from_type, pair.to_type, "labels"
             )
-            for kind in self._client.get(path, list_key="results")["results"]:
+            for index, kind in enumerate(self._client.get(path, list_key="results")["results"]):
+                try:
+                    fields = association_type_fields(kind)
+                except (KeyError, ValueError):
+                    raise MalformedAnswer(
+                        f"GET {path} answered a malformed label definition at results[{index}]: "
+                        f"{str(kind)[:200]}"
+                    ) from None
                 yield {
                     "from_object_type": pair.from_type,
                     "to_object_type": pair.to_type,
-                    **association_type_fields(kind),
+                    **fields,
                 }

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from functools import cached_property
-from pathlib import Path
 from typing import ClassVar
 
 import requests
@@ -18,14 +16,9 @@ from singer_sdk.helpers.capabilities import (
 )
 
 from tap_hubspot_associations.auth import Auth, OAuthToken, StaticToken
-from tap_hubspot_associations.client import CONNECT_TIMEOUT_SECONDS, HubSpotClient
-from tap_hubspot_associations.errors import (
-    ConfigError,
-    HubSpotError,
-    IncompleteSyncError,
-    TapError,
-)
-from tap_hubspot_associations.object_types import COMMON_PAIRS, ObjectTypes
+from tap_hubspot_associations.client import HubSpotClient, RequestMetrics
+from tap_hubspot_associations.errors import HubSpotError, IncompleteSyncError, MalformedAnswer
+from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, ObjectTypes
 from tap_hubspot_associations.paths import TOKEN_PATH
 from tap_hubspot_associations.progress import coverage_table
 from tap_hubspot_associations.rate_budget import SEARCH_PER_SECOND, RateBudget
@@ -71,6 +64,7 @@ class TapHubSpotAssociations(EndOfRunTap):
         pool = HTTPAdapter(pool_connections=4, pool_maxsize=settings.max_concurrency + 2)
         session.mount("https://", pool)
         session.mount("http://", pool)
+        metrics = RequestMetrics(logger=self.metrics_logger)
         auth: Auth
         if settings.access_token is not None:
             auth = StaticToken(settings.access_token)
@@ -83,7 +77,11 @@ class TapHubSpotAssociations(EndOfRunTap):
                 client_secret=client_secret,
                 refresh_token=refresh_token,
                 session=session,
-                timeout=(CONNECT_TIMEOUT_SECONDS, settings.request_timeout),
+                timeout=settings.request_timeout,
+                max_retries=settings.max_retries,
+                max_wait=settings.max_wait_seconds,
+                logger=self.logger,
+                request_metrics=metrics,
             )
         return HubSpotClient(
             api_url=settings.api_url,
@@ -92,8 +90,19 @@ class TapHubSpotAssociations(EndOfRunTap):
             max_retries=settings.max_retries,
             read_timeout=settings.request_timeout,
             logger=self.logger,
-            budget=RateBudget(max_requests=settings.max_requests_per_10s),
-            search_budget=RateBudget(max_requests=SEARCH_PER_SECOND, window=1.0),
+            budget=RateBudget(
+                max_requests=settings.max_requests_per_10s,
+                max_wait=settings.max_wait_seconds,
+                logger=self.logger,
+            ),
+            search_budget=RateBudget(
+                max_requests=SEARCH_PER_SECOND,
+                window=1.0,
+                max_wait=settings.max_wait_seconds,
+                logger=self.logger,
+            ),
+            max_wait=settings.max_wait_seconds,
+            request_metrics=metrics,
         )
 
     @override
@@ -115,19 +124,46 @@ class TapHubSpotAssociations(EndOfRunTap):
         return [*pairs, labels]
 
     def _offered_pairs(self) -> list[AssociationPair]:
-        """With no pairs configured: the common ones and those of custom object schemas,
-        each reading every id of its `from` type, none selected until the catalog says."""
+        """With no pairs configured: the common ones, leads' where the account has them,
+        and those each custom object's schema defines, each reading every id of its
+        `from` type, none selected until the catalog says."""
         offered = list(COMMON_PAIRS)
         types = ObjectTypes(self.client, self.settings.api_version)
+        if types.has_leads():
+            offered += LEAD_PAIRS
         try:
             offered += [
                 (custom.fully_qualified_name, types.name_of(to_id))
                 for custom in types.custom()
                 for to_id in custom.associated_type_ids
             ]
+        except MalformedAnswer:
+            raise
         except HubSpotError as exc:
             self.logger.warning("Custom object pairs are not offered: %s", exc)
         return [AssociationPair(f"offered pair {f} -> {t}", f, t, None) for f, t in offered]
+
+    def _refuse_blanket_selection(self) -> None:
+        """Offered pairs each list every record of their type. Meltano selects `*.*`
+        unless told otherwise, so a catalog selecting every one of them was most likely
+        not chosen by anyone: read none of them, and say how to choose."""
+        if self.settings.pairs:
+            return
+        offered = [s for s in self.streams.values() if isinstance(s, AssociationsStream)]
+        if len(offered) < 2 or not all(s.selected for s in offered):
+            return
+        for stream in offered:
+            stream.selected = False
+        self.logger.warning(
+            "Every one of the %d offered pairs is selected, as Meltano's default `*.*` "
+            "selects them; each would list every record of its type, so none is read. "
+            "Select the pairs you want, e.g. `meltano select %s contacts_to_companies '*'` "
+            "and `meltano select %s %s '*'`, or configure `associations`",
+            len(offered),
+            self.name,
+            self.name,
+            AssociationLabelsStream.name,
+        )
 
     @property
     def _selected_pair_streams(self) -> list[AssociationsStream]:
@@ -138,6 +174,7 @@ class TapHubSpotAssociations(EndOfRunTap):
     @override
     def before_sync(self) -> None:
         """Check every object type and id list before anything is emitted."""
+        self._refuse_blanket_selection()
         streams = self._selected_pair_streams
         types = ObjectTypes(self.client, self.settings.api_version)
         for stream in streams:
@@ -151,6 +188,14 @@ class TapHubSpotAssociations(EndOfRunTap):
     @override
     def after_sync(self) -> None:
         """The coverage table; fail if any id could not be read."""
+        self.client.metrics.flush()
+        daily = self.client.stats.daily_summary()
+        if daily is not None:
+            line, heavy = daily
+            if heavy:
+                self.logger.warning("%s: more than a tenth of the day's allowance", line)
+            else:
+                self.logger.info("%s", line)
         streams = self._selected_pair_streams
         for stream in streams:
             stream.end_run()
@@ -158,57 +203,15 @@ class TapHubSpotAssociations(EndOfRunTap):
             table = coverage_table([(s.name, s.pass_kind, s.coverage) for s in streams])
             self.logger.info("Coverage of this run:\n%s", "\n".join(table))
         failed = [(s.name, s.coverage.ids_failed, s.failures) for s in streams if s.failures]
-        if failed:
-            details = "; ".join(
-                f"{name}: {count} ids, {', '.join(listed)}{' ...' if count > len(listed) else ''}"
-                for name, count, listed in failed
-            )
+        problems = [
+            f"some ids could not be read after every retry, {name}: {count} ids, "
+            f"{', '.join(listed)}{' ...' if count > len(listed) else ''}"
+            for name, count, listed in failed
+        ]
+        labels = self.streams.get(AssociationLabelsStream.name)
+        if isinstance(labels, AssociationLabelsStream) and labels.failure is not None:
+            problems.append(f"{labels.name} could not be read: {labels.failure}")
+        if problems:
             raise IncompleteSyncError(
-                f"some ids could not be read after every retry (all else was emitted): {details}"
+                f"the run is incomplete (all else was emitted): {'; '.join(problems)}"
             )
-
-
-def main() -> None:
-    """Console entry point: a `TapError` ends the run with one line and exit code 1."""
-    try:
-        check_input_files(sys.argv[1:])
-        TapHubSpotAssociations.cli()
-    except TapError as exc:
-        sys.stderr.write(f"{TapHubSpotAssociations.name}: error: {exc}\n")
-        sys.exit(1)
-
-
-def check_input_files(argv: list[str]) -> None:
-    """Read the --config, --state and --catalog files first: a broken one would otherwise
-    end in a traceback inside the SDK."""
-    for flag, path in _file_arguments(argv):
-        where = f"{flag} {path}"
-        try:
-            value = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{where}: not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: must hold a JSON object")
-        bookmarks = value.get("bookmarks", {}) if flag == "--state" else {}
-        if not isinstance(bookmarks, dict) or not all(
-            isinstance(b, dict) for b in bookmarks.values()
-        ):
-            raise ConfigError(f"{where}: `bookmarks` must map stream names to objects")
-
-
-def _file_arguments(argv: list[str]) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for index, arg in enumerate(argv):
-        flag, _, inline = arg.partition("=")
-        if flag not in ("--config", "--state", "--catalog"):
-            continue
-        path = inline or (argv[index + 1] if index + 1 < len(argv) else "")
-        if path and not (flag == "--config" and path == "ENV"):
-            found.append((flag, path))
-    return found

@@ -7,6 +7,9 @@ import sys
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, RecordMessage
 
+from tap_hubspot_associations.errors import OutputClosed
+from tap_hubspot_associations.redaction import SECRETS
+
 FLUSH_BYTES = 1 << 16
 
 
@@ -18,6 +21,8 @@ class RecordBufferingWriter(MsgSpecWriter):
     out before each STATE and SCHEMA keeps what matters for resuming: every STATE a
     target reads comes after all the records it covers. Records still held when the tap
     dies come after the last STATE written, so a resume from it reads them again.
+    Every secret the tap knows is masked in what it writes (a hostile server could put
+    one in a label).
     """
 
     def __init__(self) -> None:
@@ -26,6 +31,9 @@ class RecordBufferingWriter(MsgSpecWriter):
     def write_message(self, message: Message) -> None:
         self._held += self.format_message(message)
         if len(self._held) >= FLUSH_BYTES or not isinstance(message, RecordMessage):
-            sys.stdout.buffer.write(self._held)
-            sys.stdout.flush()
+            try:
+                sys.stdout.buffer.write(SECRETS.redact_bytes(bytes(self._held)))
+                sys.stdout.flush()
+            except BrokenPipeError:
+                raise OutputClosed from None
             self._held.clear()

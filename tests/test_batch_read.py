@@ -153,9 +153,12 @@ def test_the_default_batch_is_hubspots_limit_of_1000(start_emulator, run_tap) ->
 
 
 def test_progress_lines_and_the_final_coverage_table(start_emulator, run_tap) -> None:
+    """Two answers each take 1.1 s, one request at a time: at least two progress lines
+    come due at 1 s intervals however fast the machine."""
     account, pairs = seeded_account({("contacts", "companies"): 120, ("deals", "contacts"): 30})
-    emulator = start_emulator(account, page_size=4, faults=Faults(latency_seconds=0.15))
-    config = config_for(emulator, pairs, batch_size=5, max_concurrency=2, progress_interval=1)
+    faults = Faults(script=("none", "stall", "none", "stall"), stall_seconds=1.1)
+    emulator = start_emulator(account, page_size=4, faults=faults)
+    config = config_for(emulator, pairs, batch_size=5, max_concurrency=1, progress_interval=1)
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     done = [

@@ -1,24 +1,53 @@
-"""The client's table from status and body to outcome, in process."""
+"""The client in process: its table from status and body to outcome, and its handling of
+retries, announced waits, redirects, broken bodies, token renewals and request metrics
+against a scripted transport (`tests.test_http_send`)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from typing import Any
 
 import pytest
 
-from tap_hubspot_associations.client import Outcome, judge, required_scopes
+from tap_hubspot_associations.auth import Auth, StaticToken
+from tap_hubspot_associations.client import (
+    HubSpotClient,
+    Outcome,
+    RequestMetrics,
+    RequestStats,
+    judge,
+    required_scopes,
+)
+from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.rate_budget import RateBudget
+from tests.test_http_send import (
+    API,
+    Canned,
+    Clock,
+    EndlessBody,
+    RecordingEvent,
+    Transport,
+    session_with,
+)
 
-RESULTS: dict[str, Any] = {"results": []}
+RESULT: dict[str, Any] = {"results": []}
+RESULTS = json.dumps(RESULT).encode()
 
 
 @pytest.mark.parametrize(
     ("status", "body", "outcome"),
     [
-        (200, RESULTS, Outcome.ANSWER),
+        (200, RESULT, Outcome.ANSWER),
         (207, {"results": [], "errors": []}, Outcome.ANSWER),
         (200, None, Outcome.BROKEN_BODY),
         (200, {"results": {}}, Outcome.BROKEN_BODY),
         (207, {"status": "COMPLETE"}, Outcome.BROKEN_BODY),
+        (200, {"status": "COMPLETE", "results": []}, Outcome.ANSWER),
+        (200, {"status": "PENDING", "results": []}, Outcome.NOT_FINAL),
+        (200, {"status": "PROCESSING", "results": []}, Outcome.NOT_FINAL),
+        (207, {"status": "CANCELED", "results": [], "errors": []}, Outcome.NOT_FINAL),
         (401, {"category": "EXPIRED_AUTHENTICATION"}, Outcome.EXPIRED_TOKEN),
         (401, {"category": "INVALID_AUTHENTICATION"}, Outcome.UNAUTHORIZED),
         (401, None, Outcome.UNAUTHORIZED),
@@ -50,3 +79,227 @@ def test_required_scopes_of_a_403() -> None:
     }
     assert required_scopes(body) == ["crm.objects.contacts.read"]
     assert required_scopes(None) == []
+
+
+# The client with a scripted transport: retries, waits, redirects, tokens and metrics.
+
+API_PATH = "/crm/objects/2026-03/contacts"
+EXPIRED = Canned(
+    401,
+    json.dumps(
+        {
+            "category": "EXPIRED_AUTHENTICATION",
+            "message": "The OAuth token used to make this call expired 1 second(s) ago.",
+        }
+    ).encode(),
+)
+
+
+class Tokens:
+    """An Auth that counts: each renewal issues a new token; `events` orders the calls."""
+
+    def __init__(self, events: list[str] | None = None) -> None:
+        self.issued = 1
+        self.events = events if events is not None else []
+
+    def token(self, cancel: threading.Event | None = None) -> str:
+        self.events.append("token")
+        return f"token-{self.issued}"
+
+    def renew(self, rejected: str, cancel: threading.Event | None = None) -> bool:
+        self.issued += 1
+        return True
+
+
+class OrderedBudget(RateBudget):
+    """A rate budget that notes when a request takes its slot."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__(max_requests=1000)
+        self.events = events
+
+    def acquire(self, cancel: threading.Event) -> float | None:
+        self.events.append("slot")
+        return super().acquire(cancel)
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def client_with(
+    transport: Transport,
+    *,
+    auth: Auth | None = None,
+    budget: RateBudget | None = None,
+    max_retries: int = 2,
+    max_wait: float = 300,
+    request_metrics: RequestMetrics | None = None,
+) -> HubSpotClient:
+    return HubSpotClient(
+        api_url=API,
+        auth=auth or StaticToken("pat-na1-client-test"),
+        session=session_with(transport),
+        max_retries=max_retries,
+        read_timeout=5,
+        logger=logging.getLogger("tests.client"),
+        budget=budget or RateBudget(max_requests=1000, max_wait=max_wait),
+        search_budget=RateBudget(max_requests=5, window=1.0, max_wait=max_wait),
+        max_wait=max_wait,
+        request_metrics=request_metrics,
+        clock=Clock(),
+    )
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [b'{"results": ["\xff"]}', b"[" * 100_000 + b"]" * 100_000],
+    ids=["invalid utf-8", "deeply nested"],
+)
+def test_a_broken_body_is_retried_like_any_other(broken: bytes) -> None:
+    transport = Transport(Canned(body=broken), Canned())
+    client = client_with(transport)
+    assert client.get(API_PATH, list_key="results", cancel=RecordingEvent()) == {"results": []}
+    assert client.stats.retries == 1
+
+
+def test_a_body_still_broken_after_every_retry_is_named() -> None:
+    transport = Transport(Canned(body=b"\xff\xfe"))
+    with pytest.raises(HubSpotError, match="still failing after 2 retries: 200 response is not"):
+        client_with(transport).get(API_PATH, list_key="results", cancel=RecordingEvent())
+
+
+def test_a_body_beyond_the_cap_is_retried_then_named() -> None:
+    transport = Transport(lambda request: Canned(body=EndlessBody()))
+    with pytest.raises(HubSpotError, match=r"still failing after 1 retries: .*larger than 64 MiB"):
+        client_with(transport, max_retries=1).get(
+            API_PATH, list_key="results", cancel=RecordingEvent()
+        )
+    assert len(transport.requests) == 2
+
+
+def test_a_redirect_ends_the_run_at_once() -> None:
+    transport = Transport(Canned(302, b"", {"Location": "https://elsewhere.test/"}, "Found"))
+    with pytest.raises(HubSpotError, match=r"302 Found, a redirect to .*redirects are refused"):
+        client_with(transport).get(API_PATH, list_key="results", cancel=RecordingEvent())
+    assert len(transport.requests) == 1
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e308", "-5", "soon", "1_0", "Infinity"])
+def test_an_invalid_retry_after_counts_as_absent(value: str) -> None:
+    transport = Transport(Canned(503, b"", {"Retry-After": value}, "Unavailable"), Canned())
+    cancel = RecordingEvent()
+    assert client_with(transport).get(API_PATH, list_key="results", cancel=cancel)
+    assert len(cancel.waits) == 1
+    assert 0 <= cancel.waits[0] <= 0.5, "the first backoff step, as if nothing was announced"
+
+
+def test_an_announced_wait_within_the_cap_is_obeyed() -> None:
+    transport = Transport(Canned(429, b"", {"Retry-After": "7"}, "Too Many Requests"), Canned())
+    cancel = RecordingEvent()
+    assert client_with(transport).get(API_PATH, list_key="results", cancel=cancel)
+    assert cancel.waits == [7.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "value"),
+    [
+        (429, "Retry-After", "1000000000"),
+        (503, "Retry-After", "301"),
+        (477, "Retry-After", "86400"),
+        (429, "X-HubSpot-RateLimit-Interval-Milliseconds", "100000000"),
+        (200, "X-HubSpot-RateLimit-Interval-Milliseconds", "100000000"),
+        (207, "X-HubSpot-RateLimit-Interval-Milliseconds", "301000"),
+    ],
+)
+def test_an_announced_wait_beyond_the_cap_ends_the_run_with_one_clear_line(
+    status: int, header: str, value: str
+) -> None:
+    transport = Transport(Canned(status, RESULTS, {header: value}), Canned())
+    cancel = RecordingEvent()
+    with pytest.raises(HubSpotError) as raised:
+        client_with(transport).get(API_PATH, list_key="results", cancel=cancel)
+    message = str(raised.value)
+    assert f"{header}: {value}" in message
+    assert "max_wait_seconds (300 s)" in message
+    assert cancel.waits == [], "nothing was waited for"
+    assert len(transport.requests) == 1
+
+
+def test_the_token_is_taken_after_the_request_holds_its_slot() -> None:
+    events: list[str] = []
+    client = client_with(Transport(Canned()), auth=Tokens(events), budget=OrderedBudget(events))
+    client.get(API_PATH, list_key="results", cancel=RecordingEvent())
+    assert events == ["slot", "token"]
+
+
+def test_a_token_that_expires_again_is_renewed_again() -> None:
+    tokens = Tokens()
+    transport = Transport(EXPIRED, EXPIRED, EXPIRED, Canned())
+    client = client_with(transport, auth=tokens)
+    assert client.get(API_PATH, list_key="results", cancel=RecordingEvent())
+    sent = [request.headers["Authorization"] for request in transport.requests]
+    assert sent == [f"Bearer token-{n}" for n in (1, 2, 3, 4)]
+    assert client.stats.retries == 0, "a renewal is not a failed attempt"
+
+
+def test_renewals_per_request_are_bounded() -> None:
+    transport = Transport(EXPIRED)
+    with pytest.raises(HubSpotError, match=r"\(401\) \(after 3 token renewals\): The OAuth"):
+        client_with(transport, auth=Tokens()).get(
+            API_PATH, list_key="results", cancel=RecordingEvent()
+        )
+    assert len(transport.requests) == 4
+
+
+def test_each_request_logs_the_sdk_request_metrics() -> None:
+    lines = Lines()
+    logger = logging.getLogger("tests.client.metrics")
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        transport = Transport(Canned(503, b"", {"Retry-After": "0"}, "Unavailable"), Canned())
+        client = client_with(transport, request_metrics=RequestMetrics(logger=logger))
+        client.get(API_PATH + "?limit=100&after=5", list_key="results", cancel=RecordingEvent())
+        client.metrics.flush()
+    finally:
+        logger.removeHandler(lines)
+    points = [json.loads(m.removeprefix("METRIC: ")) for m in lines.messages]
+    durations = [p for p in points if p["metric"] == "http_request_duration"]
+    counts = [p for p in points if p["metric"] == "http_request_count"]
+    assert [(p["type"], p["tags"]) for p in durations] == [
+        ("timer", {"endpoint": API_PATH, "status": "failed", "http_status_code": 503}),
+        ("timer", {"endpoint": API_PATH, "status": "succeeded", "http_status_code": 200}),
+    ]
+    assert sorted((p["type"], p["value"], p["tags"]["http_status_code"]) for p in counts) == [
+        ("counter", 1, 200),
+        ("counter", 1, 503),
+    ]
+
+
+def test_required_scopes_in_the_older_form_too() -> None:
+    older = {"errors": [{"context": {"requiredScopes": ["tickets", "crm.objects.deals.read"]}}]}
+    assert required_scopes(older) == ["tickets", "crm.objects.deals.read"]
+
+
+def test_the_daily_allowance_is_summed_up_and_a_heavy_run_flagged() -> None:
+    stats = RequestStats()
+    assert stats.daily_summary() is None
+    stats.answered(
+        {"X-HubSpot-RateLimit-Daily": "250000", "X-HubSpot-RateLimit-Daily-Remaining": "200000"}
+    )
+    stats.answered({"X-HubSpot-RateLimit-Daily-Remaining": "199000"})
+    assert stats.daily_summary() == (
+        "HubSpot's daily allowance: 199,000 requests remaining of 250,000; "
+        "this run spent about 1,001",
+        False,
+    )
+    stats.answered({"X-HubSpot-RateLimit-Daily-Remaining": "170000"})
+    summary = stats.daily_summary()
+    assert summary is not None and summary[1]

@@ -4,32 +4,72 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
+from singer_sdk.testing.runners import TapTestRunner
 
 from hubspot_emulator import Emulator
 from tap_hubspot_associations.tap import TapHubSpotAssociations
-from tests.helpers import TOKEN, config_for, seeded_account, truth_of
+from tests.helpers import FAST_RATE, TOKEN, seeded_account, truth_of
 
 pytestmark = pytest.mark.e2e
 
 ACCOUNT, PAIRS = seeded_account(
     {("contacts", "companies"): 60, ("deals", "0-1"): 30, ("p4242_cars", "contacts"): 20}
 )
-EMULATOR = Emulator(ACCOUNT, tokens={TOKEN: None}, page_size=4)
-EMULATOR.start()
-CONFIG = config_for(EMULATOR, PAIRS, batch_size=25)
+SUITE = SuiteConfig(max_records_limit=None)
 
-TestTapHubSpotAssociations = get_tap_test_class(
+
+def core_config(url: str) -> dict[str, Any]:
+    """The config of this module's runs, reading from the emulator at `url`."""
+    return {
+        "access_token": TOKEN,
+        "api_url": url,
+        "max_requests_per_10s": FAST_RATE,
+        "batch_size": 25,
+        "associations": [
+            {"from": f, "to": t, "ids": [str(i) for i in ids]} for (f, t), ids in PAIRS.items()
+        ],
+    }
+
+
+# The SDK's factory builds its tap when the module is collected, to name the streams its
+# tests are parametrized over: that needs the config, not a server. The emulator is
+# started only by the class's own runner fixture, for the class alone (its rate window
+# shared with no other test), and stopped after it.
+_SdkTests = get_tap_test_class(
     tap_class=TapHubSpotAssociations,
-    config=CONFIG,
-    suite_config=SuiteConfig(max_records_limit=None),
+    config=core_config("http://127.0.0.1:9"),
+    suite_config=SUITE,
 )
 
 
-def test_primary_keys_are_unique_and_output_is_exact(run_tap) -> None:
+class TestTapHubSpotAssociations(_SdkTests):  # type: ignore[misc, valid-type]
+    @pytest.fixture(scope="class")
+    @classmethod
+    def runner(cls) -> Iterator[TapTestRunner]:
+        with Emulator(ACCOUNT, tokens={TOKEN: None}, page_size=4) as emulator:
+            runner = TapTestRunner(
+                tap_class=TapHubSpotAssociations,
+                config=core_config(emulator.url),
+                suite_config=SUITE,
+                parse_env_config=True,
+            )
+            runner.sync_all()
+            yield runner
+
+
+@pytest.fixture
+def CONFIG(start_emulator) -> dict[str, Any]:
+    """This test's own emulator, serving the module's account."""
+    return core_config(start_emulator(ACCOUNT, page_size=4).url)
+
+
+def test_primary_keys_are_unique_and_output_is_exact(run_tap, CONFIG) -> None:
     """The SDK's primary-key test cannot see duplicates; this one can."""
     run = run_tap(CONFIG)
     assert run.returncode == 0, run.stderr
@@ -49,7 +89,7 @@ def test_primary_keys_are_unique_and_output_is_exact(run_tap) -> None:
     assert run.record_set() == truth_of(ACCOUNT, PAIRS)
 
 
-def test_stream_names_follow_the_configured_types() -> None:
+def test_stream_names_follow_the_configured_types(CONFIG) -> None:
     tap = TapHubSpotAssociations(config=CONFIG, parse_env_config=False)
     assert sorted(tap.streams) == [
         "association_labels",
@@ -59,7 +99,7 @@ def test_stream_names_follow_the_configured_types() -> None:
     ]
 
 
-def test_deselected_fields_and_stream_maps_still_apply(run_tap, tmp_path) -> None:
+def test_deselected_fields_and_stream_maps_still_apply(run_tap, tmp_path, CONFIG) -> None:
     """The fast record path must step aside when the user changes records."""
     config = {
         **CONFIG,
@@ -83,14 +123,14 @@ def test_deselected_fields_and_stream_maps_still_apply(run_tap, tmp_path) -> Non
     assert {(r["from_id"], r["to_id"], r["category"], r["type_id"]) for r in records} == expected
 
 
-def test_records_carry_the_time_they_were_extracted(run_tap) -> None:
+def test_records_carry_the_time_they_were_extracted(run_tap, CONFIG) -> None:
     run = run_tap({**CONFIG, "associations": CONFIG["associations"][:1]})
     assert run.returncode == 0, run.stderr
     stamps = [m["time_extracted"] for m in run.messages if m["type"] == "RECORD"]
     assert stamps and all(datetime.fromisoformat(s).tzinfo is not None for s in stamps)
 
 
-def test_association_labels_of_every_selected_pair(run_tap) -> None:
+def test_association_labels_of_every_selected_pair(run_tap, CONFIG) -> None:
     run = run_tap(CONFIG)
     assert run.returncode == 0, run.stderr
     labels = run.records("association_labels")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hubspot_emulator import Account, Faults
+from hubspot_emulator import STANDARD_TYPES, Account, Faults
 from tests.helpers import (
     association_records,
     batch_reads,
@@ -16,6 +16,7 @@ from tests.helpers import (
     run_and_kill,
     seeded_account,
     tap_command,
+    truth_of,
 )
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +131,36 @@ def test_without_pairs_or_catalog_nothing_is_read(start_emulator, run_tap) -> No
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert not run.records() and batch_reads(emulator) == 0
+
+
+def test_pairs_named_by_every_standard_type_id(start_emulator, run_tap) -> None:
+    """Every standard type id of HubSpot's table, as the emulator (and hubspot-facts)
+    gives it, is accepted as a pair's `from` and read exactly: a wrong id in the tap's
+    own table stops the run with "not an object type"."""
+    counts = {(type_id, "0-1"): 4 for type_id in STANDARD_TYPES.values() if type_id != "0-1"}
+    account, pairs = seeded_account({("0-1", "0-2"): 4, **counts})
+    emulator = start_emulator(account, page_size=4)
+    run = run_tap(config_for(emulator, pairs), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_offered_custom_pairs_name_standard_types_as_hubspot_does(start_emulator, run_tap):
+    """Custom object associations to standard types are offered under the emulator's
+    name of each type id (companies for 0-2, ...), not the bare id."""
+    account, _ = seeded_account(
+        {("p4242_cars", "0-1"): 5, ("p4242_cars", "0-2"): 5, ("p4242_cars", "0-5"): 5}
+    )
+    emulator = start_emulator(account, page_size=4)
+    config = config_for(emulator, {})
+    del config["associations"]
+    discovered = json.loads(run_tap(config, args=["--discover"]).stdout)
+    offered = {e["tap_stream_id"] for e in discovered["streams"]}
+    names = {type_id: name for name, type_id in STANDARD_TYPES.items()}
+    expected = {f"p4242_cars_to_{names[to]}" for from_, to in account.edges if from_ == "2-4242"}
+    assert expected == {
+        "p4242_cars_to_contacts",
+        "p4242_cars_to_companies",
+        "p4242_cars_to_tickets",
+    }
+    assert expected <= offered

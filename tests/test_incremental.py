@@ -12,16 +12,21 @@ from typing import Any
 
 import pytest
 
-from hubspot_emulator import Account, Emulator, Faults
-from tap_hubspot_associations.state import DAY_MS, iso, parse_iso
+from hubspot_emulator import Account, Emulator, Faults, RateLimit
 from tests.helpers import (
+    DAY_MS,
+    FAST_RATE,
+    HOUR_MS,
     LABELS_STREAM,
     association_records,
     config_for,
+    iso_utc,
     last_state,
+    ms_of,
     run_and_kill,
     seeded_account,
     tap_command,
+    truth_of,
 )
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +83,7 @@ def test_an_incremental_pass_reads_exactly_the_records_modified_since_start_date
         emulator,
         CONTACTS,
         COMPANIES,
-        start_date=iso(start_date),
+        start_date=iso_utc(start_date),
         full_pass_every_days=0,
         emit_activate_version_messages=True,
     )
@@ -96,8 +101,10 @@ def test_an_incremental_pass_reads_exactly_the_records_modified_since_start_date
         assert emulator.stats.requests[LIST.format(object_type)] == 0
     assert emulator.stats.statuses[400] == 0
     assert activations(run.messages) == []
+    records = [m for m in run.messages if m["type"] == "RECORD" and m["stream"] != LABELS_STREAM]
+    assert records and all(m.get("version") is None for m in records), "a table version"
     saved = bookmark(run)
-    assert before <= (parse_iso(saved["since"]) or 0) <= after
+    assert before <= ms_of(saved["since"]) <= after
     assert "last_full" not in saved and "progress" not in saved and "pass" not in saved
 
 
@@ -106,7 +113,7 @@ def test_legacy_paths_search_through_crm_v3(start_emulator, run_tap) -> None:
     emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
     start_date = now_ms() - 10 * DAY_MS
     config = listing_config(
-        emulator, CONTACTS, api_version="v4", start_date=iso(start_date), full_pass_every_days=0
+        emulator, CONTACTS, api_version="v4", start_date=iso_utc(start_date), full_pass_every_days=0
     )
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
@@ -123,7 +130,7 @@ def test_full_passes_on_schedule_catch_what_incremental_passes_cannot(
     config = listing_config(
         emulator,
         CONTACTS,
-        start_date=iso(now_ms() - DAY_MS),
+        start_date=iso_utc(now_ms() - DAY_MS),
         full_pass_every_days=7,
         emit_activate_version_messages=True,
     )
@@ -156,7 +163,7 @@ def test_full_passes_on_schedule_catch_what_incremental_passes_cannot(
     state = second.states()[-1]
     saved = bookmark(state)
     assert saved["last_full"] == bookmark(first)["last_full"]
-    saved["last_full"] = iso((parse_iso(saved["last_full"]) or 0) - 8 * DAY_MS)
+    saved["last_full"] = iso_utc(ms_of(saved["last_full"]) - 8 * DAY_MS)
     listed_before = emulator.stats.requests[LIST.format("contacts")]
     third = run_tap(config, state=state, emulator=emulator)
     assert third.returncode == 0, third.stderr
@@ -178,14 +185,20 @@ def test_more_changed_records_than_one_search_answers(start_emulator, run_tap) -
     account, pairs = seeded_account({CONTACTS: 1_250})
     stamp = now_ms() - 3_600_000
     account.modify("contacts", pairs[CONTACTS], at=stamp)
-    emulator = start_emulator(account, page_size=4, search_cap=1_000, search_lag_seconds=0)
+    emulator = start_emulator(
+        account,
+        page_size=4,
+        search_cap=1_000,
+        search_lag_seconds=0,
+        rate_limit=RateLimit(max_requests=FAST_RATE, arrival_grace=0.3),
+    )
     config = listing_config(
-        emulator, CONTACTS, start_date=iso(stamp - 1), full_pass_every_days=0, batch_size=1000
+        emulator, CONTACTS, start_date=iso_utc(stamp - 1), full_pass_every_days=0, batch_size=1000
     )
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert run.record_set() == account.truth(*CONTACTS, pairs[CONTACTS])
-    assert emulator.stats.requests[SEARCH.format("contacts")] == -(-1_250 // 200)
+    assert emulator.stats.answered(SEARCH.format("contacts")) == -(-1_250 // 200)
     assert emulator.stats.statuses[400] == 0
     assert emulator.stats.statuses[429] == 0, "search's own 5/s limit was exceeded"
 
@@ -195,7 +208,7 @@ def test_a_search_limit_lower_than_expected_is_waited_out(start_emulator, run_ta
     stamp = now_ms() - 3_600_000
     account.modify("contacts", pairs[CONTACTS], at=stamp)
     emulator = start_emulator(account, page_size=4, search_per_second=2, search_lag_seconds=0)
-    config = listing_config(emulator, CONTACTS, start_date=iso(stamp), full_pass_every_days=0)
+    config = listing_config(emulator, CONTACTS, start_date=iso_utc(stamp), full_pass_every_days=0)
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert emulator.stats.statuses[429] > 0
@@ -205,22 +218,23 @@ def test_a_search_limit_lower_than_expected_is_waited_out(start_emulator, run_ta
 def test_the_lookback_catches_changes_the_search_index_had_not_yet_seen(
     start_emulator, run_tap
 ) -> None:
+    """Changes a minute old that the index does not show yet (it lags two minutes) are
+    read by the next pass, whose window starts 5 minutes before this one's start. The
+    emulator's clock is moved on between the runs: no run races the lag."""
     account, pairs = seeded_account({CONTACTS: 200})
-    lag = 6.0
-    emulator = start_emulator(account, page_size=4, search_lag_seconds=lag)
-    config = listing_config(emulator, CONTACTS, start_date=iso(now_ms() - DAY_MS))
-    an_hour_ago = iso(now_ms() - 3_600_000)
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=120)
+    config = listing_config(emulator, CONTACTS, start_date=iso_utc(now_ms() - DAY_MS))
+    an_hour_ago = iso_utc(now_ms() - 3_600_000)
     state = {
         "bookmarks": {"contacts_to_companies": {"since": an_hour_ago, "last_full": an_hour_ago}}
     }
     late = pairs[CONTACTS][:5]
-    modified_at = now_ms()
-    account.modify("contacts", late, at=modified_at)
+    account.modify("contacts", late, at=now_ms() - 60_000)
 
     first = run_tap(config, state=state, emulator=emulator)
     assert first.returncode == 0, first.stderr
     assert first.record_set() == set(), "the index should not have shown the late changes yet"
-    time.sleep(max(0.0, modified_at / 1000 + lag - time.time()))
+    emulator.clock.advance(120)
     second = run_tap(config, state=first.states()[-1], emulator=emulator)
     assert second.returncode == 0, second.stderr
     assert second.record_set() == account.truth(*CONTACTS, late)
@@ -235,7 +249,11 @@ def test_an_interrupted_incremental_pass_resumes_its_window(start_emulator, tmp_
     emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
     start_date = now_ms() - 2 * DAY_MS
     config = listing_config(
-        emulator, CONTACTS, start_date=iso(start_date), full_pass_every_days=0, max_concurrency=2
+        emulator,
+        CONTACTS,
+        start_date=iso_utc(start_date),
+        full_pass_every_days=0,
+        max_concurrency=2,
     )
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
@@ -251,19 +269,19 @@ def test_an_interrupted_incremental_pass_resumes_its_window(start_emulator, tmp_
     saved = bookmark(state)
     assert saved["pass"]["mode"] == "incremental" and "since" not in saved
     assert saved["progress"]["source"]["page_cursor"]
-    searched_before = emulator.stats.requests[SEARCH.format("contacts")]
+    emulator.wait_idle()
+    searched_before = emulator.stats.answered(SEARCH.format("contacts"))
     account.modify("contacts", ids[-10:])
 
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps(state))
-    time.sleep(1.0)  # the killed run's last searches leave search's one-second window
     second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
     assert not killed
     records = set(association_records(first)) | set(association_records(second))
-    window_end = parse_iso(saved["pass"]["until"]) or 0
+    window_end = ms_of(saved["pass"]["until"])
     assert before <= window_end
     assert records == truth_modified(account, CONTACTS, start_date, window_end)
-    searched_again = emulator.stats.requests[SEARCH.format("contacts")] - searched_before
+    searched_again = emulator.stats.answered(SEARCH.format("contacts")) - searched_before
     remaining = len(account.modified_between("contacts", start_date, window_end))
     remaining -= saved["progress"]["source"]["page_start"]
     assert searched_again == -(-remaining // 200), emulator.stats.statuses
@@ -275,7 +293,9 @@ def test_unreadable_saved_times_are_ignored_and_more_is_read(start_emulator, run
     account = account_modified_over(30, {CONTACTS: 300})
     emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
     start_date = now_ms() - 10 * DAY_MS
-    config = listing_config(emulator, CONTACTS, start_date=iso(start_date), full_pass_every_days=0)
+    config = listing_config(
+        emulator, CONTACTS, start_date=iso_utc(start_date), full_pass_every_days=0
+    )
     saved = {"since": "yesterday", "last_full": 42, "pass": {"mode": "sideways"}}
     run = run_tap(config, state={"bookmarks": {"contacts_to_companies": saved}}, emulator=emulator)
     assert run.returncode == 0, run.stderr
@@ -284,7 +304,7 @@ def test_unreadable_saved_times_are_ignored_and_more_is_read(start_emulator, run
             run.stderr
         )
     assert run.record_set() == truth_modified(account, CONTACTS, start_date, now_ms())
-    assert parse_iso(bookmark(run)["since"]) is not None
+    assert ms_of(bookmark(run)["since"]) <= now_ms()
 
 
 def test_an_incremental_pass_under_every_fault_gives_the_exact_truth(
@@ -306,7 +326,7 @@ def test_an_incremental_pass_under_every_fault_gives_the_exact_truth(
     config = listing_config(
         emulator,
         CONTACTS,
-        start_date=iso(start_date),
+        start_date=iso_utc(start_date),
         full_pass_every_days=0,
         max_retries=8,
         request_timeout=1,
@@ -329,13 +349,13 @@ def test_a_pass_with_failed_ids_does_not_advance_its_bookmark(start_emulator, ru
     account = account_modified_over(30, {CONTACTS: 300})
     start_date = now_ms() - 31 * DAY_MS
     since_ms = now_ms() - 10 * DAY_MS
-    since = iso(since_ms)
+    since = iso_utc(since_ms)
     failing = frozenset(account.modified_between("contacts", since_ms, now_ms())[-3:])
     emulator = start_emulator(
         account, page_size=4, search_lag_seconds=0, faults=Faults(failing_ids=failing)
     )
     config = listing_config(
-        emulator, CONTACTS, start_date=iso(start_date), full_pass_every_days=0, max_retries=1
+        emulator, CONTACTS, start_date=iso_utc(start_date), full_pass_every_days=0, max_retries=1
     )
     state = {"bookmarks": {"contacts_to_companies": {"since": since}}}
     run = run_tap(config, state=state, emulator=emulator)
@@ -343,3 +363,101 @@ def test_a_pass_with_failed_ids_does_not_advance_its_bookmark(start_emulator, ru
     assert "some ids could not be read" in run.error_lines()[-1]
     saved = bookmark(run)
     assert saved["since"] == since and "pass" not in saved and "progress" not in saved
+
+
+LOOKBACK_MS = 300_000
+"""docs/incremental.md: the window starts 5 minutes before the last complete pass."""
+
+
+def search_bounds(emulator: Emulator) -> list[dict[str, int]]:
+    """The modification-time bounds of every search the emulator ran, by operator."""
+    bounds = []
+    for search in emulator.stats.searches:
+        (group,) = search["filterGroups"]
+        bounds.append(
+            {
+                f["operator"]: int(f["value"])
+                for f in group["filters"]
+                if f["propertyName"] != "hs_object_id"
+            }
+        )
+    return bounds
+
+
+def test_the_window_starts_exactly_5_minutes_before_the_last_pass(start_emulator, run_tap):
+    """Changes 4 min 59 s before the saved `since` are read, 5 min 1 s before are not,
+    and every search asks from `since` less 300,000 ms exactly; the new `since` is this
+    pass's start. Times are written and read here, not by the tap's helpers."""
+    account, pairs = seeded_account({CONTACTS: 60})
+    ids = pairs[CONTACTS]
+    since = (now_ms() // 1000) * 1000 - HOUR_MS
+    inside, outside, later = ids[:3], ids[3:6], ids[6:9]
+    account.modify("contacts", inside, at=since - LOOKBACK_MS + 1_000)
+    account.modify("contacts", outside, at=since - LOOKBACK_MS - 1_000)
+    account.modify("contacts", later, at=since + 60_000)
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    config = listing_config(
+        emulator, CONTACTS, start_date=iso_utc(since - 2 * DAY_MS), full_pass_every_days=7
+    )
+    saved = {"since": iso_utc(since), "last_full": iso_utc(since - DAY_MS)}
+    before = now_ms()
+    run = run_tap(config, state={"bookmarks": {"contacts_to_companies": saved}}, emulator=emulator)
+    after = now_ms()
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == account.truth(*CONTACTS, inside + later)
+    bounds = search_bounds(emulator)
+    assert bounds
+    for bound in bounds:
+        assert bound["GTE"] == since - LOOKBACK_MS
+        assert before <= bound["LT"] <= after
+    new = bookmark(run)
+    assert before <= ms_of(new["since"]) <= after
+    assert new["last_full"] == iso_utc(since - DAY_MS)
+
+
+def test_pairs_with_ids_are_read_in_full_when_start_date_is_set(start_emulator, run_tap):
+    account, pairs = seeded_account({("deals", "contacts"): 40})
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    recent = iso_utc(now_ms() - HOUR_MS)
+    config = config_for(
+        emulator, pairs, start_date=iso_utc(now_ms() - DAY_MS), full_pass_every_days=0
+    )
+    state = {"bookmarks": {"deals_to_contacts": {"since": recent, "last_full": recent}}}
+    run = run_tap(config, state=state, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+    assert emulator.stats.searches == []
+    assert re.search(r"^deals_to_contacts +full +40 ", run.stderr, re.MULTILINE)
+
+
+def test_start_date_off_then_on_carries_on_from_the_last_complete_pass(start_emulator, run_tap):
+    """Without start_date a pass is full and still records its start; with start_date
+    again, the next pass is incremental from that start (less the lookback), not from
+    the times saved before."""
+    account, pairs = seeded_account({CONTACTS: 120})
+    ids = pairs[CONTACTS]
+    three_days_ago = iso_utc(now_ms() - 3 * DAY_MS)
+    account.modify("contacts", ids[:20], at=now_ms() - 2 * DAY_MS)
+    emulator = start_emulator(account, page_size=4, search_lag_seconds=0)
+    without = listing_config(emulator, CONTACTS)
+    old = {"since": three_days_ago, "last_full": three_days_ago}
+    before = now_ms()
+    off = run_tap(without, state={"bookmarks": {"contacts_to_companies": old}}, emulator=emulator)
+    assert off.returncode == 0, off.stderr
+    assert off.record_set() == account.truth(*CONTACTS, ids)
+    assert emulator.stats.searches == []
+    saved = bookmark(off)
+    assert before <= ms_of(saved["since"]) <= now_ms()
+    assert saved["last_full"] == saved["since"]
+
+    changed = ids[50:55]
+    account.modify("contacts", changed, at=ms_of(saved["since"]) - 60_000)
+    with_start = {
+        **without,
+        "start_date": iso_utc(now_ms() - 5 * DAY_MS),
+        "full_pass_every_days": 7,
+    }
+    on = run_tap(with_start, state=off.states()[-1], emulator=emulator)
+    assert on.returncode == 0, on.stderr
+    assert on.record_set() == account.truth(*CONTACTS, changed)
+    assert {b["GTE"] for b in search_bounds(emulator)} == {ms_of(saved["since"]) - LOOKBACK_MS}

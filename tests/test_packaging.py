@@ -1,4 +1,5 @@
-"""The wheel and the sdist hold the tap alone, install into clean venvs, and the tap runs."""
+"""The wheel and the sdist hold the tap alone, install into clean venvs, and the tap runs;
+and each way of installing without a clone that the README gives works."""
 
 from __future__ import annotations
 
@@ -22,10 +23,14 @@ from tests.helpers import (
     seeded_account,
     truth_of,
 )
+from tests.pipelines import MELTANO, definition_copy, new_project
 
 pytestmark = pytest.mark.e2e
 
 VERSION = version("tap-hubspot-associations")
+TAP = "tap-hubspot-associations"
+UV = MELTANO.parent / "uv"
+"""uv comes with Meltano, which installs plugins with it."""
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +112,81 @@ def test_built_package_installs_and_runs(kind, dist, tmp_path, start_emulator) -
     )
     assert run.returncode == 0, run.stderr
     assert set(association_records(parse_messages(run.stdout))) == truth_of(account, pairs)
+
+
+# -- installs without a clone, as the README's Install section gives them -----------------
+
+
+def test_uv_tool_install_of_the_wheel_runs(dist, tmp_path, start_emulator) -> None:
+    """`uv tool install <wheel>`: the tap in a virtualenv of its own, on the PATH."""
+    (wheel,) = dist.glob("*.whl")
+    env = {
+        **clean_env(),
+        "UV_TOOL_DIR": str(tmp_path / "tools"),
+        "UV_TOOL_BIN_DIR": str(tmp_path / "bin"),
+    }
+    installed = subprocess.run(
+        [str(UV), "tool", "install", str(wheel)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr
+    tap = tmp_path / "bin" / "tap-hubspot-associations"
+    about = subprocess.run(
+        [str(tap), "--about", "--format=json"], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(about.stdout)["version"] == VERSION
+
+
+def test_meltano_adds_the_plugin_from_the_definition_and_installs_it(
+    dist, tmp_path, start_emulator
+) -> None:
+    """`meltano add --from-ref` of the shipped definition, in a fresh project: only its
+    pip_url is changed, to the wheel, since the tagged git URL is out of reach here."""
+    (wheel,) = dist.glob("*.whl")
+    project = new_project(tmp_path)
+    definition = definition_copy(tmp_path, pip_url=str(wheel))
+    project.ok("add", "--plugin-type", "extractor", "--from-ref", str(definition), TAP)
+    about = json.loads(project.ok("invoke", TAP, "--about", "--format=json"))
+    assert (about["name"], about["version"]) == (TAP, VERSION)
+
+    account, pairs = seeded_account({("contacts", "companies"): 20})
+    emulator = start_emulator(account, page_size=4)
+    config = config_for(emulator, pairs)
+    result = project.run(
+        "invoke",
+        TAP,
+        TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN=config["access_token"],
+        TAP_HUBSPOT_ASSOCIATIONS_API_URL=config["api_url"],
+        TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS=json.dumps(config["associations"]),
+        TAP_HUBSPOT_ASSOCIATIONS__SELECT='["contacts_to_companies.*"]',
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(association_records(parse_messages(result.stdout))) == truth_of(account, pairs)
+
+
+def test_meltano_add_custom_takes_a_pip_url(tmp_path) -> None:
+    """`meltano add --custom` asks for the plugin's fields; the README gives the answers."""
+    project = new_project(tmp_path)
+    answers = "\n".join(
+        [
+            "tap_hubspot_associations",
+            "tap-hubspot-associations==0.1.0",
+            "tap-hubspot-associations",
+            "about,catalog,discover,state,activate-version,stream-maps,schema-flattening",
+            "access_token:password,associations:array",
+            "",
+        ]
+    )
+    added = project.run(
+        "add", "--custom", "--plugin-type", "extractor", "--no-install", TAP, stdin=answers
+    )
+    assert added.returncode == 0, added.stderr[-3000:]
+    (extractor,) = project.config["plugins"]["extractors"]
+    assert extractor["pip_url"] == "tap-hubspot-associations==0.1.0"
+    assert extractor["executable"] == TAP
+    assert "discover" in extractor["capabilities"]
+    assert {s["name"] for s in extractor["settings"]} == {"access_token", "associations"}

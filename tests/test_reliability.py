@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from hubspot_emulator import Faults, RateLimit
-from tap_hubspot_associations.batch_reader import REORDER_WINDOW
-from tap_hubspot_associations.ids import IdSource
 from tests.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
+    RecordingAdapter,
     assert_no_secrets,
     association_records,
     batch_reads,
@@ -115,7 +114,8 @@ def test_killed_at_random_points_and_resumed_each_time(start_emulator, tmp_path:
     assert set(records) == truth_of(account, pairs)
     first_reads = [i for b in emulator.stats.batches for i, after in b if after is None]
     redone = len(first_reads) - len(set(first_reads))
-    assert redone <= kills * REORDER_WINDOW * concurrency * batch
+    # docs/state.md: what a resume reads again is at most 2 x max_concurrency batches
+    assert redone <= kills * 2 * concurrency * batch
 
 
 def after_states(count: int | None) -> Callable[[dict], bool]:
@@ -132,9 +132,14 @@ def after_states(count: int | None) -> Callable[[dict], bool]:
 # Stale state ------------------------------------------------------------------------------
 
 
-def progress_for(ids: list[int], **progress: object) -> dict:
-    source = IdSource(setting="associations[0]", ids=[str(i) for i in ids], ids_file=None)
-    return {"format": 1, "ids": source.fingerprint(), **progress}
+def fingerprint_of(run) -> str:
+    """The id list's fingerprint as the tap wrote it in a STATE of a real run."""
+    return next(
+        b["progress"]["ids"]
+        for s in run.states()
+        for b in s["bookmarks"].values()
+        if "progress" in b
+    )
 
 
 @pytest.mark.e2e
@@ -143,7 +148,14 @@ def test_a_cursor_hubspot_rejects_is_read_again_from_the_start(start_emulator, r
     ids = pairs[("contacts", "companies")]
     paged = next(i for i in ids if len(account.targets("contacts", "companies", i)) > 4)
     emulator = start_emulator(account, page_size=4)
-    progress = progress_for(ids, position=10, pending={str(paged): "bm90LWEtY3Vyc29y"})
+    earlier = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
+    assert earlier.returncode == 0, earlier.stderr
+    progress = {
+        "format": 1,
+        "ids": fingerprint_of(earlier),
+        "position": 10,
+        "pending": {str(paged): "bm90LWEtY3Vyc29y"},
+    }
     state = {"bookmarks": {"contacts_to_companies": {"progress": progress}}}
     run = run_tap(config_for(emulator, pairs, batch_size=10), state=state, emulator=emulator)
     assert run.returncode == 0, run.stderr
@@ -156,7 +168,7 @@ def test_a_cursor_hubspot_rejects_is_read_again_from_the_start(start_emulator, r
 def test_progress_of_another_id_list_is_not_applied(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 40})
     emulator = start_emulator(account, page_size=4)
-    progress = progress_for([1, 2, 3], position=30, pending={})
+    progress = {"format": 1, "ids": "another-id-list", "position": 30, "pending": {}}
     state = {
         "bookmarks": {
             "contacts_to_companies": {"progress": progress},
@@ -245,31 +257,33 @@ def test_broken_input_files_are_named(case: str, tmp_path: Path, run_tap) -> Non
     run = run_tap(None if flag == "--config" else config, args=[flag, str(path)])
     assert run.returncode == 1
     last = run.error_lines()[-1]
-    assert last.startswith(f"tap-hubspot-associations: error: {flag} {path}: ")
+    assert f"| ERROR    | tap-hubspot-associations       | {flag} {path}: " in last
     assert expected in last
     assert "Traceback" not in run.stderr
 
 
 MANGLED = {
-    "results missing": ("missing_results", "not the expected JSON"),
-    "a 200 HTML page": ("html_200", "not the expected JSON"),
-    "to is null": ("null_to", None),
-    "a result for an id not asked for": ("extra_id", "not requested"),
+    "results missing": ("missing_results", "not the expected JSON", True),
+    "a 200 HTML page": ("html_200", "not the expected JSON", True),
+    "to is null": ("null_to", "", True),
+    "a result for an id not asked for": ("extra_id", "not requested", False),
 }
+"""The fault, what the tap logs about it ("": nothing), and whether ids are sent again."""
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("case", MANGLED, ids=list(MANGLED))
 def test_mangled_answers_are_survived(case: str, start_emulator, run_tap) -> None:
-    fault, logged = MANGLED[case]
+    fault, logged, sent_again = MANGLED[case]
     account, pairs = seeded_account({("contacts", "companies"): 30})
     emulator = start_emulator(account, page_size=4, faults=Faults(script=(fault,) * 2))
     config = config_for(emulator, pairs, batch_size=10, max_concurrency=1)
     run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert run.record_set() == truth_of(account, pairs)
-    if logged:
-        assert logged in run.stderr
+    assert logged in run.stderr
+    first_pages = [i for batch in emulator.stats.batches for i, after in batch if after is None]
+    assert (len(first_pages) > len(set(first_pages))) is sent_again
 
 
 @pytest.mark.e2e
@@ -294,16 +308,28 @@ def test_a_server_that_never_answers_ends_in_a_clear_error(start_emulator, run_t
     assert "still failing after 1 retries: timed out" in run.error_lines()[-1]
 
 
-def test_tls_verification_stays_on() -> None:
+def test_tls_verification_stays_on(monkeypatch) -> None:
+    """What reaches the transport for a real request: `verify` on, to HubSpot's https URL
+    (not just the session's default, which the tap could override per request)."""
     from tap_hubspot_associations.tap import TapHubSpotAssociations
 
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
     config = {
         "access_token": "pat-na1-test-0000-secret-token",
         "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
     }
     tap = TapHubSpotAssociations(config=config, parse_env_config=False)
-    assert tap.client.session.verify is True
-    assert tap.client.api_url == "https://api.hubapi.com"
+    adapter = RecordingAdapter()
+    tap.client.session.mount("https://", adapter)
+    tap.client.post(
+        "/crm/associations/2026-03/contacts/companies/batch/read",
+        {"inputs": []},
+        list_key="results",
+    )
+    (sent,) = adapter.sent
+    assert sent["url"].startswith("https://api.hubapi.com/")
+    assert sent["verify"] is True
 
 
 @pytest.mark.e2e

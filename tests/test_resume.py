@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -11,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from hubspot_emulator import Faults
-from tap_hubspot_associations.batch_reader import REORDER_WINDOW
 from tests.helpers import (
     CAPTURED_OUTPUT,
     RUN_TIMEOUT,
@@ -21,6 +21,7 @@ from tests.helpers import (
     config_for,
     last_state,
     run_and_kill,
+    run_and_kill_when,
     seeded_account,
     tap_command,
     truth_of,
@@ -52,7 +53,8 @@ def test_a_state_follows_the_batches_and_stays_small(start_emulator, run_tap, co
     for state in with_progress:
         for bookmark in state["bookmarks"].values():
             if "progress" in bookmark:
-                assert len(bookmark["progress"]["pending"]) <= 20 * 8 * REORDER_WINDOW
+                # docs/state.md: pending is bounded by 2 x max_concurrency batches
+                assert len(bookmark["progress"]["pending"]) <= 2 * concurrency * 20
     assert any(
         after is not None
         for s in with_progress
@@ -128,14 +130,14 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tm
     assert set(records_first) != truth, "the first run was not interrupted"
 
     # Read again: only ids of batches the last STATE did not cover, the ones in flight and
-    # those completed out of order, at most REORDER_WINDOW * CONCURRENCY batches.
+    # those completed out of order, at most 2 x max_concurrency batches (docs/state.md).
     def first_reads(batches: list) -> set[str]:
         return {id_ for batch in batches for id_, after in batch if after is None}
 
     read_twice = first_reads(emulator.stats.batches[:batches_before]) & first_reads(
         emulator.stats.batches[batches_before:]
     )
-    assert len(read_twice) <= REORDER_WINDOW * CONCURRENCY * BATCH
+    assert len(read_twice) <= 2 * CONCURRENCY * BATCH
     part_read = {
         id_ for b in saved["bookmarks"].values() for id_ in b.get("progress", {}).get("pending", {})
     }
@@ -180,3 +182,45 @@ def test_a_resumed_run_skips_streams_the_interrupted_run_completed(start_emulato
     assert records == truth_of(account, pairs)
     final = last_state(second)
     assert all(not b for name, b in final["bookmarks"].items() if name != "association_labels")
+
+
+def first_reads(batches: list[list[tuple[str, str | None]]]) -> set[str]:
+    return {id_ for batch in batches for id_, after in batch if after is None}
+
+
+def test_one_slow_batch_bounds_what_a_resume_reads_again(start_emulator, tmp_path: Path):
+    """One batch hangs while the others finish: the bookmark cannot pass it, so the tap
+    stops starting batches once 2 x max_concurrency are outstanding (docs/state.md), and
+    a resume after a kill reads at most that many batches again."""
+    account, pairs = seeded_account({("contacts", "companies"): 200})
+    ids = pairs[("contacts", "companies")]
+    slow = ids[2 * BATCH + 5]  # in the third batch
+    emulator = start_emulator(account, faults=Faults(slow_ids=frozenset({slow})))
+    config_path = tmp_path / "config.json"
+    config = config_for(emulator, pairs, batch_size=BATCH, max_concurrency=2)
+    config_path.write_text(json.dumps(config))
+    seen = {"batches": 0, "since": time.monotonic()}
+
+    def blocked_on_the_slow_batch() -> bool:
+        """The slow batch arrived, and no batch for a second since: the tap waits."""
+        batches = emulator.stats.batches
+        if len(batches) != seen["batches"]:
+            seen.update(batches=len(batches), since=time.monotonic())
+            return False
+        arrived = any(id_ == str(slow) for batch in batches for id_, _ in batch)
+        return arrived and time.monotonic() - seen["since"] >= 1.0
+
+    first, killed = run_and_kill_when(tap_command(config_path), blocked_on_the_slow_batch)
+    assert killed, "the tap finished before it could be killed"
+    emulator.release_stalls()
+    emulator.wait_idle()
+    before = list(emulator.stats.batches)
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(last_state(first)))
+    second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
+    assert not killed
+    read_twice = first_reads(before) & first_reads(emulator.stats.batches[len(before) :])
+    assert str(slow) in read_twice
+    assert len(read_twice) <= 2 * 2 * BATCH, f"{len(read_twice)} ids read again"
+    records = set(association_records(first)) | set(association_records(second))
+    assert records == truth_of(account, pairs)

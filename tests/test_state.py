@@ -42,6 +42,7 @@ def test_bookmark_round_trip() -> None:
     bookmark = Bookmark(
         position=3000,
         pending={"101": "MTAx", "205": None},
+        failed=["307"],
         ids_fingerprint="list:contacts",
         version=1764302400000,
         source={"page_start": 2800, "page_cursor": "abc"},
@@ -53,6 +54,7 @@ def test_bookmark_round_trip() -> None:
         "version": 1764302400000,
         "position": 3000,
         "pending": {"101": "MTAx", "205": None},
+        "failed": ["307"],
         "source": {"page_start": 2800, "page_cursor": "abc"},
     }
     assert Bookmark.from_state(saved) == bookmark
@@ -70,6 +72,11 @@ GOOD = {"format": 1, "ids": "x", "version": None, "position": 3, "pending": {}, 
         {**GOOD, "position": -1},
         {**GOOD, "position": "3"},
         {**GOOD, "position": 3.0},
+        {**GOOD, "position": True},
+        {**GOOD, "pending": {"not-an-id": None}},
+        {**GOOD, "failed": [307]},
+        {**GOOD, "failed": "307"},
+        {**GOOD, "version": True},
         {**GOOD, "pending": []},
         {**GOOD, "pending": {"101": 5}},
     ],

@@ -9,6 +9,7 @@ import pytest
 
 from hubspot_emulator import Faults
 from tests.helpers import (
+    as_truth,
     association_records,
     config_for,
     last_state,
@@ -102,6 +103,7 @@ def test_versionless_progress_is_not_resumed_with_versions(start_emulator, run_t
     emulator = start_emulator(account, page_size=4)
     config = config_for(emulator, pairs, batch_size=10)
     first = run_tap(config, emulator=emulator)
+    assert first.returncode == 0, first.stderr
     progress = next(
         s["bookmarks"]["contacts_to_companies"]["progress"]
         for s in first.states()
@@ -114,3 +116,37 @@ def test_versionless_progress_is_not_resumed_with_versions(start_emulator, run_t
     assert run.returncode == 0, run.stderr
     assert "made without table versions" in run.stderr
     assert run.record_set() == truth_of(account, pairs)
+
+
+def test_the_next_full_pass_activates_its_own_version_after_a_failed_one(start_emulator, run_tap):
+    """A pass with a failed id is not activated; the next one's ACTIVATE_VERSION comes
+    after its last record, and the rows carrying the version it activates are exactly
+    the live associations: activating it deletes nothing HubSpot still has."""
+    account, pairs = seeded_account({("contacts", "companies"): 40})
+    bad = pairs[("contacts", "companies")][5]
+    emulator = start_emulator(account, page_size=4, faults=Faults(failing_ids=frozenset({bad})))
+    config = config_for(
+        emulator, pairs, batch_size=10, max_retries=1, emit_activate_version_messages=True
+    )
+    failed = run_tap(config, emulator=emulator)
+    assert failed.returncode == 1
+    stream = "contacts_to_companies"
+    assert not [
+        m for m in failed.messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] == stream
+    ]
+    emulator.faults.failing_ids = frozenset()
+    second = run_tap(config, state=failed.states()[-1], emulator=emulator)
+    assert second.returncode == 0, second.stderr
+    messages = [m for m in second.messages if m.get("stream") == stream]
+    (activation,) = [m for m in messages if m["type"] == "ACTIVATE_VERSION"]
+    version = activation["version"]
+    records = [m for m in messages if m["type"] == "RECORD"]
+    assert records and {m.get("version") for m in records} == {version}
+    assert messages.index(activation) > max(messages.index(m) for m in records)
+    both = failed.messages + second.messages
+    kept = {
+        as_truth(m["record"])
+        for m in both
+        if m["type"] == "RECORD" and m["stream"] == stream and m.get("version") == version
+    }
+    assert kept == truth_of(account, pairs)

@@ -1,0 +1,194 @@
+"""The command line: input files read once, secrets known first, one clear line on failure.
+
+Before the SDK sees anything, `main()`:
+- routes stderr through the redaction and learns every configured secret, from the
+  files and the environment, so that no message (not even a schema error echoing a
+  setting) can show one;
+- reads each `--config`, `--state` and `--catalog` file once, within `MAX_INPUT_BYTES`,
+  and checks it, then hands the SDK an in-memory copy: a pipe (`<(...)`, `/dev/stdin`)
+  cannot be read twice, and a broken file would end in a traceback inside the SDK;
+- checks the settings given as environment variables, which the SDK would parse with a
+  traceback.
+A `TapError` then ends the run with one ERROR line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from tap_hubspot_associations.errors import ConfigError, OutputClosed, TapError
+from tap_hubspot_associations.redaction import SECRETS, redact_stderr
+from tap_hubspot_associations.settings import CONFIG_SCHEMA
+from tap_hubspot_associations.tap import TapHubSpotAssociations
+
+MAX_INPUT_BYTES = 64 << 20
+"""A config, state or catalog file larger than this is not one the tap wrote or needs."""
+ENV_PREFIX = "TAP_HUBSPOT_ASSOCIATIONS_"
+FILE_FLAGS = ("--config", "--state", "--catalog")
+SECRET_SETTINGS = tuple(
+    name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret")
+)
+
+
+def main() -> None:
+    """Console entry point."""
+    redact_stderr()
+    for name in SECRET_SETTINGS:
+        SECRETS.add(os.environ.get(ENV_PREFIX + name.upper()))
+    command = TapHubSpotAssociations.cli  # sets up logging
+    logger = TapHubSpotAssociations.logger
+    try:
+        argv = hand_on_input_files(sys.argv[1:])
+        if any(flag == "--config" and path == "ENV" for flag, path in file_arguments(argv)):
+            check_environment(os.environ)
+        command(argv)
+    except TapError as exc:
+        logger.error("%s", exc)
+        _exit(1)
+    except BrokenPipeError:
+        logger.error("%s", OutputClosed())
+        _exit(1)
+
+
+def _exit(code: int) -> None:
+    """Exit now; stdout is pointed at /dev/null first when its reader has gone, so the
+    interpreter's last flush cannot fail again."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
+
+
+def hand_on_input_files(argv: list[str]) -> list[str]:
+    """`argv` with each input file read, checked and replaced by an in-memory copy."""
+    copies: dict[str, str] = {}
+    for flag, path in file_arguments(argv):
+        if path == "ENV":
+            continue
+        where = f"{flag} {path}"
+        content = _read_capped(path, where)
+        value = parse_json(content, where)
+        _check_shape(flag, value, where)
+        if flag == "--config":
+            for name in SECRET_SETTINGS:
+                SECRETS.add(value.get(name))
+        copies[path] = _in_memory_copy(content)
+    replaced: list[str] = []
+    for arg in argv:
+        flag, equals, inline = arg.partition("=")
+        if equals and flag in FILE_FLAGS and inline in copies:
+            replaced.append(f"{flag}={copies[inline]}")
+        elif arg in copies and replaced and replaced[-1] in FILE_FLAGS:
+            replaced.append(copies[arg])
+        else:
+            replaced.append(arg)
+    return replaced
+
+
+def file_arguments(argv: list[str]) -> list[tuple[str, str]]:
+    """The (flag, path) of each input file given; `--config ENV` is no file."""
+    found: list[tuple[str, str]] = []
+    for index, arg in enumerate(argv):
+        flag, equals, inline = arg.partition("=")
+        if flag not in FILE_FLAGS:
+            continue
+        path = inline if equals else (argv[index + 1] if index + 1 < len(argv) else "")
+        if path:
+            found.append((flag, path))
+    return found
+
+
+def _read_capped(path: str, where: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
+    if len(content) > MAX_INPUT_BYTES:
+        raise ConfigError(f"{where}: larger than {MAX_INPUT_BYTES >> 20} MiB")
+    return content
+
+
+def parse_json(content: bytes | str, where: str) -> Any:
+    """Strict JSON: NaN and Infinity are not JSON, and nesting has a limit."""
+
+    def refuse(constant: str) -> Any:
+        raise ConfigError(f"{where}: {constant} is not a JSON number")
+
+    try:
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
+        return json.loads(text, parse_constant=refuse)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{where}: JSON nested too deeply") from None
+
+
+def _check_shape(flag: str, value: object, where: str) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: must hold a JSON object")
+    if flag == "--state":
+        bookmarks = value.get("bookmarks", {})
+        if not isinstance(bookmarks, dict) or not all(
+            isinstance(b, dict) for b in bookmarks.values()
+        ):
+            raise ConfigError(f"{where}: `bookmarks` must map stream names to objects")
+    if flag == "--catalog":
+        streams = value.get("streams")
+        if not isinstance(streams, list) or not all(isinstance(s, dict) for s in streams):
+            raise ConfigError(f"{where}: `streams` must be a list of stream objects")
+
+
+def _in_memory_copy(content: bytes) -> str:
+    """A path the SDK can open to read `content`: an anonymous in-memory file where the
+    system has them, else a private temporary file removed at exit."""
+    if hasattr(os, "memfd_create"):
+        descriptor = os.memfd_create("tap-input")
+        os.write(descriptor, content)
+        return f"/proc/self/fd/{descriptor}"
+    handle, path = tempfile.mkstemp(prefix="tap-hubspot-associations-")
+    with os.fdopen(handle, "wb") as copy:
+        copy.write(content)
+    atexit.register(os.unlink, path)
+    return path
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Settings from environment variables parse as their schema types, or one clear
+    line names the variable (the SDK would stop with a traceback)."""
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        variable = ENV_PREFIX + name.upper()
+        raw = environ.get(variable)
+        if raw is None:
+            continue
+        kinds = spec.get("type")
+        kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+        if kinds & {"array", "object"}:
+            value = parse_json(raw, variable)
+            wanted = list if "array" in kinds else dict
+            if not isinstance(value, wanted):
+                kind = "array" if wanted is list else "object"
+                raise ConfigError(f"{variable}: must be a JSON {kind}")
+        elif "integer" in kinds:
+            try:
+                int(raw)
+            except ValueError:
+                raise ConfigError(f"{variable}: {raw[:40]!r} is not a whole number") from None
+        elif "number" in kinds:
+            try:
+                number = float(raw)
+            except ValueError:
+                number = float("nan")
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ConfigError(f"{variable}: {raw[:40]!r} is not a finite number")

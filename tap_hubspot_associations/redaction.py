@@ -1,0 +1,106 @@
+"""Redaction: every line the tap writes passes here, with every secret it knows masked.
+
+The secrets are the configured ones (every setting the schema marks secret, from files
+and the environment, known before the settings are even validated) and every token
+HubSpot issues during the run. Text from HubSpot is untrusted: a server may echo the
+Authorization header or a posted form into any message, and a message may show an
+excerpt cut from a secret (a file of ids that is really the config file). So on stderr
+each secret is masked whole, and so is any run of `EXCERPT` characters of it; on stdout,
+where records go, each secret is masked whole.
+
+`SECRETS` is one per process, as stdout and stderr are.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+MASK = "[redacted]"
+EXCERPT = 8
+"""A run of this many characters of a secret is masked wherever it appears."""
+MIN_SECRET = 4
+"""Shorter values would mask ordinary text; no real token is this short."""
+
+
+class Secrets:
+    """The secrets known so far, and the masking of text written out."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._whole: tuple[str, ...] = ()
+        self._excerpts: tuple[str, ...] = ()
+        self._whole_bytes: tuple[bytes, ...] = ()
+
+    def add(self, value: object) -> None:
+        """Know `value` (any type a setting may have) as a secret from now on."""
+        if value is None or isinstance(value, bool):
+            return
+        secret = str(value).strip()
+        if len(secret) < MIN_SECRET:
+            return
+        with self._lock:
+            if secret in self._whole:
+                return
+            whole = sorted({*self._whole, secret}, key=len, reverse=True)
+            excerpts = {
+                item[start : start + EXCERPT]
+                for item in whole
+                if len(item) > EXCERPT
+                for start in range(len(item) - EXCERPT + 1)
+            }
+            self._whole = tuple(whole)
+            self._excerpts = tuple(sorted(excerpts))
+            self._whole_bytes = tuple(item.encode() for item in whole)
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret, and every excerpt of one, masked."""
+        for secret in self._whole:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        for excerpt in self._excerpts:
+            if excerpt in text:
+                text = text.replace(excerpt, MASK)
+        return text
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """`data` (whole Singer messages) with every secret masked."""
+        for secret in self._whole_bytes:
+            if secret in data:
+                data = data.replace(secret, MASK.encode())
+        return data
+
+
+SECRETS = Secrets()
+
+
+class RedactingStream:
+    """A text stream that masks secrets in everything written to it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(SECRETS.redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:
+        return self._stream.encoding
+
+
+def redact_stderr() -> None:
+    """Route everything written to stderr from now on through the redaction; logging
+    handlers made later write to it too."""
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)

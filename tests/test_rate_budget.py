@@ -1,0 +1,156 @@
+"""The rate budget's reading of announced waits, with the clock under the test's control."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.rate_budget import (
+    WINDOW_HEADER,
+    RateBudget,
+    announced_wait,
+    header_count,
+)
+from tests.test_http_send import Clock, RecordingEvent
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        (" 2.5 ", 2.5),
+        ("0", 0.0),
+        ("inf", None),
+        ("Infinity", None),
+        ("nan", None),
+        ("1e308", None),
+        ("-5", None),
+        ("1_0", None),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+    ],
+)
+def test_only_a_plain_number_is_a_wait(value: str, seconds: float | None) -> None:
+    assert announced_wait({"Retry-After": value}, "Retry-After", 300) == seconds
+
+
+def test_a_wait_beyond_the_cap_names_the_header_the_value_and_the_setting() -> None:
+    with pytest.raises(HubSpotError) as raised:
+        announced_wait({"Retry-After": "1000000000"}, "Retry-After", 300)
+    message = str(raised.value)
+    assert "Retry-After: 1000000000 (1000000000 s)" in message
+    assert "max_wait_seconds (300 s)" in message
+
+
+def test_counts_that_are_not_numbers_are_ignored() -> None:
+    assert header_count({"X-HubSpot-RateLimit-Max": "inf"}, "X-HubSpot-RateLimit-Max") is None
+    assert header_count({"X-HubSpot-RateLimit-Max": "190"}, "X-HubSpot-RateLimit-Max") == 190
+
+
+def test_an_announced_window_beyond_the_cap_is_refused_after_freeing_the_slot() -> None:
+    clock = Clock()
+    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    with pytest.raises(HubSpotError, match=f"{WINDOW_HEADER}: 100000000"):
+        budget.release(sent, {WINDOW_HEADER: "100000000"})
+    assert budget.window == 10.0, "the window is not adopted"
+    assert budget.acquire(threading.Event()) is not None, "the slot was freed"
+
+
+def test_a_window_that_is_not_a_number_is_ignored() -> None:
+    clock = Clock()
+    budget = RateBudget(max_requests=100, clock=clock)
+    for value in ("inf", "nan", "1e308", "-1000"):
+        sent = budget.acquire(threading.Event())
+        assert sent is not None
+        budget.release(sent, {WINDOW_HEADER: value, "X-HubSpot-RateLimit-Max": value})
+    assert budget.window == 10.0
+    assert budget.limit == 100
+
+
+def test_the_budget_never_sleeps_longer_than_the_cap_without_a_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    budget = RateBudget(max_requests=1, window=10.0, max_wait=2, clock=clock)
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    budget.release(sent, {})
+
+    class Passing(RecordingEvent):
+        """Each wait lets its time pass on the clock."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            super().wait(timeout)
+            clock.now += timeout or 0
+            return False
+
+    cancel = Passing()
+    with caplog.at_level(logging.WARNING, logger="tap_hubspot_associations.rate_budget"):
+        assert budget.acquire(cancel) is not None
+    assert cancel.waits and max(cancel.waits) <= 2
+    assert [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()] != []
+
+
+def answered_budget(clock: Clock, **headers: str) -> RateBudget:
+    """A budget that has seen one answer with `headers`, sent at the clock's time."""
+    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    budget.release(sent, headers)
+    return budget
+
+
+def free_now(budget: RateBudget) -> bool:
+    """Whether a request may go at once (a set event makes `acquire` not wait)."""
+    cancel = threading.Event()
+    timer = threading.Timer(0.5, cancel.set)
+    timer.start()
+    try:
+        return budget.acquire(cancel) is not None and not cancel.is_set()
+    finally:
+        timer.cancel()
+
+
+def test_a_429s_remaining_count_is_not_other_clients_share() -> None:
+    clock = Clock()
+    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    headers = {"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Remaining": "0"}
+    budget.release(sent, {**headers, "Retry-After": "1"}, refused=True)
+    assert budget.wait_after_429({**headers, "Retry-After": "1"}) == 1.0
+    clock.now += 1.0
+    assert free_now(budget)
+
+
+def test_a_legacy_secondly_429_waits_one_second() -> None:
+    budget = answered_budget(Clock())
+    assert budget.wait_after_429({}, policy="SECONDLY") == 1.0
+    assert budget.wait_after_429({}, policy="TEN_SECONDLY_ROLLING") > 1.0
+
+
+def test_an_announced_per_second_limit_is_kept() -> None:
+    clock = Clock()
+    budget = answered_budget(clock, **{"X-HubSpot-RateLimit-Secondly": "2"})
+    clock.now += 1.0
+    assert free_now(budget)
+    budget.release(clock.now, {})
+    assert free_now(budget)
+    budget.release(clock.now, {})
+    assert not free_now(budget)
+    clock.now += 1.0
+    assert free_now(budget)
+
+
+def test_no_request_of_this_second_remaining_pauses_for_a_second() -> None:
+    clock = Clock()
+    budget = answered_budget(clock, **{"X-HubSpot-RateLimit-Secondly-Remaining": "0"})
+    assert not free_now(budget)
+    clock.now += 1.0
+    assert free_now(budget)

@@ -1,0 +1,488 @@
+"""No association lost, no secret leaked, never a hang, never a traceback.
+
+Each test here broke before the fix it stands for: the world as a hostile server, a
+pipe, a broken state or a signal would show it to the tap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubspot_emulator import Faults
+from tests.helpers import (
+    CAPTURED_OUTPUT,
+    RUN_TIMEOUT,
+    TOKEN,
+    Answer,
+    HostileServer,
+    TapRun,
+    assert_no_secrets,
+    association_records,
+    batch_reads,
+    clean_env,
+    config_for,
+    json_answer,
+    last_state,
+    parse_messages,
+    run_and_kill,
+    seeded_account,
+    tap_command,
+    truth_of,
+)
+
+pytestmark = pytest.mark.e2e
+
+STREAM = "contacts_to_companies"
+
+
+def run_command(
+    command: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None
+) -> TapRun:
+    """Run the tap's command line with `stdin` given; its output joins the secret scan."""
+    completed = subprocess.run(
+        command,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env={**clean_env(), **(env or {})},
+        check=False,
+    )
+    CAPTURED_OUTPUT.extend((completed.stdout, completed.stderr))
+    assert_no_secrets(completed.stdout, completed.stderr)
+    return TapRun(completed.returncode, completed.stdout, completed.stderr)
+
+
+def assert_one_clear_error(run: TapRun, *expected: str) -> None:
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    errors = run.error_lines()
+    assert len(errors) == 1, run.stderr[-2000:]
+    for text in expected:
+        assert text in errors[0], errors[0]
+
+
+# 1. Data loss
+
+
+def test_an_id_given_up_on_is_read_again_by_the_resumed_pass(start_emulator, run_tap, tmp_path):
+    account, pairs = seeded_account({("contacts", "companies"): 200}, max_targets=3)
+    ids = pairs[("contacts", "companies")]
+    failing = next(i for i in ids[:20] if account.truth("contacts", "companies", [i]))
+    emulator = start_emulator(
+        account, faults=Faults(failing_ids=frozenset({failing}), latency_seconds=0.05)
+    )
+    config = config_for(
+        emulator,
+        pairs,
+        batch_size=10,
+        max_concurrency=1,
+        max_retries=1,
+        emit_activate_version_messages=True,
+    )
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+
+    def gave_up(message: dict[str, Any]) -> bool:
+        progress = message.get("value", {}).get("bookmarks", {}).get(STREAM, {}).get("progress")
+        return message["type"] == "STATE" and str(failing) in (progress or {}).get("failed", [])
+
+    first, killed = run_and_kill(tap_command(config_path), gave_up)
+    assert killed
+    emulator.faults.failing_ids = frozenset()
+    resumed = run_tap(config, state=last_state(first))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    activated = [m["version"] for m in resumed.messages if m["type"] == "ACTIVATE_VERSION"]
+    version = last_state(first)["bookmarks"][STREAM]["progress"]["version"]
+    assert version in activated
+    in_version = {
+        record
+        for run in (first, resumed.messages)
+        for record, message in zip(
+            association_records(run),
+            [m for m in run if m["type"] == "RECORD" and m["stream"] == STREAM],
+            strict=True,
+        )
+        if message.get("version") == version
+    }
+    assert in_version == truth_of(account, pairs)
+
+
+def test_an_ids_file_that_is_a_pipe_is_read_once(start_emulator, tmp_path):
+    account, pairs = seeded_account({("contacts", "companies"): 40})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs, emit_activate_version_messages=True)
+    config["associations"][0].pop("ids")
+    config["associations"][0]["ids_file"] = "/dev/stdin"
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    ids_text = "".join(f"{i}\n" for i in pairs[("contacts", "companies")])
+    run = run_command(tap_command(config_path), stdin=ids_text)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_an_ids_file_that_is_a_fifo_does_not_hang(start_emulator, tmp_path):
+    account, pairs = seeded_account({("contacts", "companies"): 40})
+    emulator = start_emulator(account)
+    fifo = tmp_path / "ids.fifo"
+    os.mkfifo(fifo)
+    config = config_for(emulator, pairs)
+    config["associations"][0].pop("ids")
+    config["associations"][0]["ids_file"] = str(fifo)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+
+    def feed() -> None:
+        with fifo.open("w") as writer:
+            writer.writelines(f"{i}\n" for i in pairs[("contacts", "companies")])
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    run = run_command(tap_command(config_path))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_config_given_as_a_pipe_is_read_once(start_emulator):
+    account, pairs = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    run = run_command(tap_command("/dev/stdin"), stdin=json.dumps(config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record_set() == truth_of(account, pairs)
+
+
+@pytest.mark.parametrize("position", [True, 10**9])
+def test_a_saved_position_that_is_not_a_position_reads_from_the_start(
+    start_emulator, run_tap, position
+):
+    account, pairs = seeded_account({("contacts", "companies"): 30})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs, batch_size=10, max_concurrency=1)
+    first = run_tap(config)
+    saved = next(
+        s["bookmarks"][STREAM]["progress"]
+        for s in first.states()
+        if "progress" in s["bookmarks"].get(STREAM, {})
+    )
+    state = {"bookmarks": {STREAM: {"progress": {**saved, "position": position, "pending": {}}}}}
+    run = run_tap(config, state=state)
+    assert run.returncode == 0
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def batch_read_server(kind: dict[str, Any], to_id: object = 2002) -> HostileServer:
+    """Answers every batch read with one association of `kind` per id."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        inputs = json.loads(body)["inputs"]
+        results = [
+            {"from": {"id": item["id"]}, "to": [{"toObjectId": to_id, "associationTypes": [kind]}]}
+            for item in inputs
+        ]
+        return json_answer(200, {"status": "COMPLETE", "results": results})
+
+    return HostileServer(answer)
+
+
+GOOD_KIND = {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}
+
+
+@pytest.mark.parametrize(
+    ("kind", "to_id"),
+    [
+        ({**GOOD_KIND, "typeId": 7.9}, 2002),
+        ({**GOOD_KIND, "typeId": True}, 2002),
+        ({**GOOD_KIND, "category": None}, 2002),
+        ({**GOOD_KIND, "label": {"text": "Primary"}}, 2002),
+        (GOOD_KIND, "not-an-id"),
+        (GOOD_KIND, True),
+    ],
+)
+def test_values_hubspot_never_sends_are_named_not_emitted(run_tap, kind, to_id):
+    with batch_read_server(kind, to_id) as server:
+        config = {
+            "access_token": TOKEN,
+            "api_url": server.url,
+            "max_retries": 1,
+            "associations": [{"from": "contacts", "to": "companies", "ids": ["101"]}],
+        }
+        run = run_tap(config)
+    assert run.records() == []
+    assert_one_clear_error(run, "101 (malformed result)")
+
+
+# 2. Secrets
+
+
+def echoing_server(status: int) -> HostileServer:
+    """Echoes the Authorization header it was sent into every field of its error."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        sent = headers.get("Authorization", "")
+        error = {
+            "status": "error",
+            "message": f"bad {sent}",
+            "correlationId": sent,
+            "category": sent,
+            "errors": [{"context": {"requiredGranularScopes": [sent]}}],
+        }
+        return json_answer(status, error, **{"X-HubSpot-Correlation-Id": sent})
+
+    return HostileServer(answer)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 500])
+def test_a_server_echoing_the_token_never_gets_it_printed(run_tap, status):
+    with echoing_server(status) as server:
+        config = {
+            "access_token": TOKEN,
+            "api_url": server.url,
+            "max_retries": 0,
+            "associations": [{"from": "contacts", "to": "companies", "ids": ["101"]}],
+        }
+        run = run_tap(config)  # run_tap fails the test on any secret in the output
+    assert run.returncode == 1
+    assert len(server.requests) >= 1
+
+
+def test_an_ids_file_that_is_the_config_shows_no_part_of_the_token(run_tap, tmp_path):
+    config_path = tmp_path / "config.json"
+    config = {
+        "access_token": TOKEN,
+        "api_url": "http://127.0.0.1:9",
+        "associations": [{"from": "contacts", "to": "companies", "ids_file": str(config_path)}],
+    }
+    config_path.write_text(json.dumps(config))
+    run = run_command(tap_command(config_path))
+    assert_one_clear_error(run, "is not a HubSpot record id")
+    excerpts = {TOKEN[i : i + 12] for i in range(len(TOKEN) - 11)}
+    assert not [e for e in excerpts if e in run.stderr + run.stdout]
+
+
+def test_a_secret_setting_of_the_wrong_type_is_not_echoed(run_tap):
+    secret = 918273645546372819
+    config = {
+        "access_token": secret,
+        "api_url": "http://127.0.0.1:9",
+        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
+    }
+    run = run_tap(config)
+    assert run.returncode != 0
+    assert str(secret) not in run.stderr + run.stdout
+
+
+# Never a hang, never a traceback
+
+
+def looping_cursor_server(listing: bool) -> HostileServer:
+    """Pages forever with the same cursor: batch reads per id, or the listing."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        if method == "GET":
+            page = {"results": [{"id": "101"}], "paging": {"next": {"after": "same"}}}
+            return json_answer(200, page if listing else {"results": [{"id": "101"}]})
+        results = [
+            {
+                "from": {"id": item["id"]},
+                "to": [{"toObjectId": 2002, "associationTypes": [GOOD_KIND]}],
+                "paging": {"next": {"after": "same"}},
+            }
+            for item in json.loads(body)["inputs"]
+        ]
+        return json_answer(200, {"status": "COMPLETE", "results": results})
+
+    return HostileServer(answer)
+
+
+def test_a_batch_read_cursor_that_repeats_fails_its_id(run_tap):
+    with looping_cursor_server(listing=False) as server:
+        config = {
+            "access_token": TOKEN,
+            "api_url": server.url,
+            "associations": [{"from": "contacts", "to": "companies", "ids": ["101"]}],
+        }
+        run = run_tap(config)
+        requests = len(server.requests)
+    assert_one_clear_error(run, "101 (HubSpot returned a paging cursor it had returned before)")
+    assert requests <= 4
+    assert len(run.records()) == 1
+
+
+def test_a_listing_cursor_that_repeats_ends_the_pass(run_tap):
+    with looping_cursor_server(listing=True) as server:
+        config = {
+            "access_token": TOKEN,
+            "api_url": server.url,
+            "associations": [{"from": "contacts", "to": "companies"}],
+        }
+        run = run_tap(config)
+    assert_one_clear_error(run, "cursor it had returned before")
+
+
+def stalled_run(start_emulator, tmp_path: Path) -> tuple[subprocess.Popen[str], Any]:
+    account, pairs = seeded_account({("contacts", "companies"): 50})
+    emulator = start_emulator(account, faults=Faults(script=("none", "stall"), stall_seconds=60))
+    config = config_for(emulator, pairs, batch_size=10, max_concurrency=1)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        tap_command(config_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    deadline = time.monotonic() + 30
+    while batch_reads(emulator) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process, emulator
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_at_once_with_its_state(start_emulator, tmp_path, sent, code):
+    process, _ = stalled_run(start_emulator, tmp_path)
+    process.send_signal(sent)
+    stdout, stderr = process.communicate(timeout=15)  # the stalled request waits 60 s
+    CAPTURED_OUTPUT.extend((stdout, stderr))
+    assert process.returncode == code
+    messages = parse_messages(stdout)
+    assert messages[-1]["type"] == "STATE"
+    records = [m for m in messages if m["type"] == "RECORD"]
+    assert records, "the first batch was emitted before the stall"
+    progress = messages[-1]["value"]["bookmarks"][STREAM]["progress"]
+    assert progress["position"] == 10
+    assert f"Stopped by {sent.name}" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_closed_stdout_is_named(start_emulator, tmp_path):
+    account, pairs = seeded_account({("contacts", "companies"): 2000})
+    emulator = start_emulator(account)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config_for(emulator, pairs, batch_size=100)))
+    with subprocess.Popen(
+        tap_command(config_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.read(1000)
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=RUN_TIMEOUT)
+    CAPTURED_OUTPUT.append(stderr)
+    assert process.returncode == 1
+    assert "the output pipe closed" in stderr
+    assert "Traceback" not in stderr
+    assert "An unhandled error occurred" not in stderr
+
+
+PAIR = {"from": "contacts", "to": "companies", "ids": ["1"]}
+BASE = {"access_token": TOKEN, "api_url": "http://127.0.0.1:9", "associations": [PAIR]}
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TAP_HUBSPOT_ASSOCIATIONS_BATCH_SIZE": "abc"}, "BATCH_SIZE: 'abc' is not a whole"),
+        ({"TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS": "not json"}, "ASSOCIATIONS: not valid JSON"),
+        ({"TAP_HUBSPOT_ASSOCIATIONS_REQUEST_TIMEOUT": "nan"}, "not a finite number"),
+    ],
+)
+def test_a_bad_setting_in_the_environment_is_one_line(env, expected):
+    settings = {
+        "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": TOKEN,
+        "TAP_HUBSPOT_ASSOCIATIONS_API_URL": "http://127.0.0.1:9",
+        **env,
+    }
+    run = run_command(tap_command("ENV"), env=settings)
+    assert_one_clear_error(run, expected)
+
+
+@pytest.mark.parametrize(
+    ("flag", "content", "expected"),
+    [
+        ("--config", '{"access_token": "x", "max_retries": NaN}', "NaN is not a JSON number"),
+        ("--state", '{"bookmarks": {"a": {"position": Infinity}}}', "Infinity is not a JSON"),
+        ("--catalog", '{"streams": null}', "`streams` must be a list"),
+        ("--config", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_broken_input_file_is_one_line(tmp_path, flag, content, expected):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(BASE))
+    broken = tmp_path / "broken.json"
+    broken.write_text(content)
+    command = tap_command(config_path)
+    if flag == "--config":
+        command = tap_command(broken)
+    else:
+        command += [flag, str(broken)]
+    run = run_command(command)
+    assert_one_clear_error(run, expected)
+
+
+def test_an_endless_config_file_stops_at_the_cap():
+    run = run_command(tap_command("/dev/zero"))
+    assert_one_clear_error(run, "--config /dev/zero: larger than 64 MiB")
+
+
+def test_malformed_label_definitions_are_one_line(run_tap):
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": [{"category": 5, "typeId": "x"}]})
+        return json_answer(200, {"status": "COMPLETE", "results": []})
+
+    with HostileServer(answer) as server:
+        run = run_tap({**BASE, "api_url": server.url})
+    assert_one_clear_error(run, "malformed label definition at results[0]")
+
+
+def test_a_listing_whose_paging_is_a_string_is_one_line(run_tap):
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        return json_answer(200, {"results": [{"id": "1"}], "paging": "next"})
+
+    with HostileServer(answer) as server:
+        config = {
+            **BASE,
+            "api_url": server.url,
+            "associations": [{"from": "contacts", "to": "deals"}],
+        }
+        run = run_tap(config)
+    assert_one_clear_error(run, "malformed paging")
+
+
+def test_malformed_schemas_during_discovery_are_one_line(run_tap):
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        schema = {"objectTypeId": "2-1", "name": "cars", "associations": "all of them"}
+        return json_answer(200, {"results": [schema]})
+
+    with HostileServer(answer) as server:
+        config = {"access_token": TOKEN, "api_url": server.url}
+        run = run_tap(config, args=["--discover"])
+    assert_one_clear_error(run, "malformed schema (associations is not a list")
+
+
+def test_a_fatal_error_is_exactly_one_error_line_with_hubspots_message(start_emulator, run_tap):
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    run = run_tap({**config_for(emulator, pairs), "access_token": "pat-na1-not-this-one-x"})
+    assert_one_clear_error(run, "HubSpot rejected the credentials (401): Authentication")

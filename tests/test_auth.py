@@ -1,6 +1,6 @@
 """OAuthToken alone: when it refreshes, what it retries, what ends the run.
 
-A scripted transport (`tests.test_http_send`) stands in for HubSpot's token endpoint and
+A scripted transport (`tests.helpers`) stands in for HubSpot's token endpoint and
 the clock is under the test's control, so nothing leaves the process and nothing sleeps.
 """
 
@@ -16,7 +16,7 @@ import requests
 from tap_hubspot_associations.auth import OAuthToken, StaticToken
 from tap_hubspot_associations.errors import HubSpotError
 from tap_hubspot_associations.redaction import MASK, SECRETS
-from tests.test_http_send import Canned, Clock, RecordingEvent, Transport, session_with
+from tests.helpers import Canned, Clock, RecordingEvent, Transport, session_with
 
 TOKEN_URL = "https://token.test/oauth/v1/token"
 

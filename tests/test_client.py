@@ -1,6 +1,6 @@
 """The client in process: its table from status and body to outcome, and its handling of
 retries, announced waits, redirects, broken bodies, token renewals and request metrics
-against a scripted transport (`tests.test_http_send`)."""
+against a scripted transport (`tests.helpers`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tap_hubspot_associations.client import (
 )
 from tap_hubspot_associations.errors import HubSpotError
 from tap_hubspot_associations.rate_budget import RateBudget
-from tests.test_http_send import (
+from tests.helpers import (
     API,
     Canned,
     Clock,

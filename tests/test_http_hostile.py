@@ -18,7 +18,7 @@ import requests
 from tap_hubspot_associations.auth import OAuthToken
 from tap_hubspot_associations.client import send_once
 from tap_hubspot_associations.errors import HubSpotError, Transient
-from tests.test_http_send import RecordingEvent, gzip_bomb
+from tests.helpers import RecordingEvent, gzip_bomb
 
 pytestmark = pytest.mark.e2e
 

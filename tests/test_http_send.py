@@ -1,149 +1,30 @@
 """`send_once` and `json_object` in process: what one HTTP exchange may and may not do.
 
-The test doubles here (a scripted transport, a clock, a cancel event that records waits
-instead of sleeping) are shared with `test_client.py` and `test_auth.py`: nothing leaves
-the process and no test sleeps.
+The test doubles (a scripted transport, a clock, a cancel event that records waits
+instead of sleeping) live in `tests.helpers`: nothing leaves the process and no test
+sleeps.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
-import urllib3
-from requests.adapters import BaseAdapter, HTTPAdapter
 
 from tap_hubspot_associations.client import MAX_BODY_BYTES, json_object, send_once
 from tap_hubspot_associations.errors import HubSpotError, Transient
-
-API = "https://api.test"
-RESULTS = b'{"results": []}'
-
-
-class Clock:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class RecordingEvent(threading.Event):
-    """A cancel event that is never set: waits are recorded, nothing sleeps."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.waits: list[float] = []
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.waits.append(-1.0 if timeout is None else timeout)
-        return False
-
-
-class DripBody(io.RawIOBase):
-    """A body that arrives one byte per read, each read taking a second of `clock`."""
-
-    def __init__(self, clock: Clock, length: int = 1_000_000) -> None:
-        self.clock = clock
-        self.left = length
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self.left == 0:
-            return 0
-        self.clock.now += 1.0
-        self.left -= 1
-        buffer[0] = ord("x")
-        return 1
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(1)
-
-
-class EndlessBody(io.RawIOBase):
-    """A body that never ends."""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        buffer[:] = b" " * len(buffer)
-        return len(buffer)
-
-    def read1(self, size: int = -1) -> bytes:
-        return b" " * (size if size > 0 else 65536)
-
-
-@dataclass
-class Canned:
-    """One scripted answer (or `error`, raised instead of answering)."""
-
-    status: int = 200
-    body: bytes | io.IOBase = RESULTS
-    headers: dict[str, str] = field(default_factory=dict)
-    reason: str = "OK"
-    error: Exception | None = None
-
-
-class Transport(BaseAdapter):
-    """A scripted server: answers each request with the next `Canned` (the last one is
-    repeated), and records every request with its sending options."""
-
-    def __init__(self, *script: Canned | Callable[[requests.PreparedRequest], Canned]) -> None:
-        super().__init__()
-        self.script = list(script) or [Canned()]
-        self.requests: list[requests.PreparedRequest] = []
-        self.options: list[dict[str, Any]] = []
-        self.builder = HTTPAdapter()
-
-    def send(  # type: ignore[override]  # the options are recorded, not typed
-        self, request: requests.PreparedRequest, **options: Any
-    ) -> requests.Response:
-        self.requests.append(request)
-        self.options.append(options)
-        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
-        canned = step(request) if callable(step) else step
-        if canned.error is not None:
-            raise canned.error
-        body = canned.body if isinstance(canned.body, io.IOBase) else io.BytesIO(canned.body)
-        raw = urllib3.HTTPResponse(
-            body=body,
-            headers=canned.headers,
-            status=canned.status,
-            reason=canned.reason,
-            preload_content=False,
-            decode_content=True,
-        )
-        return self.builder.build_response(request, raw)
-
-    def close(self) -> None: ...
-
-
-def session_with(transport: Transport) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", transport)
-    session.mount("http://", transport)
-    return session
-
-
-def gzip_bomb(decoded_bytes: int) -> bytes:
-    """A small gzip body that decodes to `decoded_bytes` zeros."""
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as packed:
-        block = bytes(1024 * 1024)
-        for _ in range(decoded_bytes // len(block)):
-            packed.write(block)
-    return out.getvalue()
+from tests.helpers import (
+    API,
+    RESULTS,
+    Canned,
+    Clock,
+    DripBody,
+    EndlessBody,
+    Transport,
+    gzip_bomb,
+    session_with,
+)
 
 
 def send(transport: Transport, *, clock: Clock | None = None, timeout: float = 5.0) -> Any:

@@ -309,9 +309,10 @@ def test_meltano_select_adds_a_pair(project: Project, start_emulator) -> None:
 
 
 def readme_meltano_commands() -> list[str]:
-    """Every `meltano ...` line of the README's shell blocks, comments dropped."""
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.DOTALL)
+    """Every `meltano ...` line of the shell blocks of the README and of its Meltano page,
+    comments dropped."""
+    documents = "".join((ROOT / name).read_text() for name in ("README.md", "docs/meltano.md"))
+    blocks = re.findall(r"```sh\n(.*?)```", documents, flags=re.DOTALL)
     lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line.startswith("meltano ")]
 
@@ -546,3 +547,23 @@ def test_incremental_passes_then_a_full_one_leave_exactly_the_live_associations(
     log = run_pipeline(env, "--full-refresh").stderr
     assert "full pass" in log
     holds(postgres, env, pair, account.truth(*pair, account.objects["0-1"]))
+
+
+def test_a_fatal_error_shows_at_meltanos_warning_level(
+    meltano_installed: None, postgres: Postgres, start_emulator, tmp_path: Path
+) -> None:
+    """The tap's one fatal line is logged at ERROR, so `--log-level=warning` keeps it,
+    and the SDK's "unhandled error" line does not stand in for it."""
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    env = {
+        **pipeline_env(emulator, pairs, postgres, tmp_path),
+        "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": "pat-na1-revoked-token-0000",
+    }
+    result = run_pipeline(env, succeed=False, args=("--log-level=warning", *PIPELINE))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "HubSpot rejected the credentials (401): Authentication credentials not found" in (
+        output
+    )
+    assert "An unhandled error occurred" not in output

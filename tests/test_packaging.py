@@ -114,7 +114,7 @@ def test_built_package_installs_and_runs(kind, dist, tmp_path, start_emulator) -
     assert set(association_records(parse_messages(run.stdout))) == truth_of(account, pairs)
 
 
-# -- installs without a clone, as the README's Install section gives them -----------------
+# -- installs without a clone, as the README and docs/meltano.md give them -----------------
 
 
 def test_uv_tool_install_of_the_wheel_runs(dist, tmp_path, start_emulator) -> None:
@@ -169,7 +169,7 @@ def test_meltano_adds_the_plugin_from_the_definition_and_installs_it(
 
 
 def test_meltano_add_custom_takes_a_pip_url(tmp_path) -> None:
-    """`meltano add --custom` asks for the plugin's fields; the README gives the answers."""
+    """`meltano add --custom` asks for the plugin's fields; docs/meltano.md gives the answers."""
     project = new_project(tmp_path)
     answers = "\n".join(
         [

@@ -14,7 +14,7 @@ from tap_hubspot_associations.rate_budget import (
     announced_wait,
     header_count,
 )
-from tests.test_http_send import Clock, RecordingEvent
+from tests.helpers import Clock, RecordingEvent
 
 
 @pytest.mark.parametrize(

@@ -181,7 +181,8 @@ class Account:
                 if rng.random() < 0.3:
                     kinds.append(("HUBSPOT_DEFINED", default_type + 1, "Primary"))
                 if rng.random() < 0.15:
-                    kinds.append(("USER_DEFINED", 1000 + rng.randint(0, 3), "Billing contact"))
+                    type_id = 1000 + rng.randint(0, 3)
+                    kinds.append(("USER_DEFINED", type_id, USER_LABELS[type_id]))
                 if rng.random() < 0.05:
                     kinds.append(("WORK", 500, None))
                 targets.append((to_id, tuple(kinds)))
@@ -201,6 +202,15 @@ class Account:
         if type_id is None:
             raise KeyError(given)
         return type_id
+
+
+USER_LABELS = {
+    1000: "Billing contact",
+    1001: "Decision maker",
+    1002: "Technical contact",
+    1003: "Former employee",
+}
+"""One label per user-defined association type, as a real portal has them."""
 
 
 def demo_account(seed: int = 7) -> tuple[Account, dict[tuple[str, str], list[int]]]:

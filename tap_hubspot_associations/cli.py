@@ -15,6 +15,7 @@ A `TapError` then ends the run with one ERROR line and exit code 1.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.errors import ConfigError, OutputClosed, TapError
 from tap_hubspot_associations.redaction import SECRETS, redact_stderr
 from tap_hubspot_associations.settings import CONFIG_SCHEMA
@@ -39,28 +41,44 @@ SECRET_SETTINGS = tuple(
 def main() -> None:
     """Console entry point."""
     redact_stderr()
+    environment = {**sdk_hooks.dotenv_settings(), **os.environ}
     for name in SECRET_SETTINGS:
-        SECRETS.add(os.environ.get(ENV_PREFIX + name.upper()))
+        SECRETS.add(environment.get(ENV_PREFIX + name.upper()))
     command = TapHubSpotAssociations.cli  # sets up logging
     logger = TapHubSpotAssociations.logger
+    code: int | str | None = 0
     try:
+        if sys.stdout is None:
+            raise OutputClosed
         argv = hand_on_input_files(sys.argv[1:])
         if any(flag == "--config" and path == "ENV" for flag, path in file_arguments(argv)):
-            check_environment(os.environ)
-        command(argv)
+            check_environment(environment)
+        try:
+            command(argv)
+        except SystemExit as done:  # click's way of ending a command
+            code = done.code
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click: pipe closed
+            raise OutputClosed
+        sys.stdout.flush()
     except TapError as exc:
         logger.error("%s", exc)
-        _exit(1)
+        code = 1
     except BrokenPipeError:
         logger.error("%s", OutputClosed())
-        _exit(1)
+        code = 1
+    except Exception as exc:  # a bug: still one line, the traceback only at DEBUG
+        logger.error("unexpected %s: %s (a bug: please report it)", type(exc).__name__, exc)
+        logger.debug("traceback", exc_info=True)
+        code = 1
+    _exit(code)
 
 
-def _exit(code: int) -> None:
+def _exit(code: int | str | None) -> None:
     """Exit now; stdout is pointed at /dev/null first when its reader has gone, so the
     interpreter's last flush cannot fail again."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except (BrokenPipeError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)
@@ -167,7 +185,9 @@ def _in_memory_copy(content: bytes) -> str:
 def check_environment(environ: Mapping[str, str]) -> None:
     """Settings from environment variables parse as their schema types, or one clear
     line names the variable (the SDK would stop with a traceback)."""
-    for name, spec in CONFIG_SCHEMA["properties"].items():
+    schema = copy.deepcopy(CONFIG_SCHEMA)
+    TapHubSpotAssociations.append_builtin_config(schema)  # stream_maps and the like
+    for name, spec in schema["properties"].items():
         variable = ENV_PREFIX + name.upper()
         raw = environ.get(variable)
         if raw is None:

@@ -24,8 +24,9 @@ from tap_hubspot_associations.paths import objects_path, search_path
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
 
-RECORD_ID = re.compile(r"[0-9]{1,20}")
-"""A HubSpot record id as the tap keeps it: 1 to 20 decimal digits (ids exceed 32 bits)."""
+RECORD_ID = re.compile(r"0|[1-9][0-9]{0,19}")
+"""A HubSpot record id as the tap keeps it: up to 20 decimal digits (ids exceed 32 bits),
+without leading zeros, so that one record has one id (`0001` would be a second key)."""
 LIST_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200
 MAX_ID_LINE_BYTES = 1024
@@ -164,7 +165,8 @@ class IdSource:
         if text is None or not RECORD_ID.fullmatch(text):
             shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
             raise ConfigError(
-                f"{where}: {shown} is not a HubSpot record id (up to 20 decimal digits)"
+                f"{where}: {shown} is not a HubSpot record id "
+                "(up to 20 decimal digits, no leading zero)"
             )
         return text
 
@@ -173,9 +175,12 @@ class PagedIds(ABC):
     """Ids HubSpot hands out a page at a time, fetched ahead of the batches that read them.
 
     Pages are a chain of cursors, one per response, so a thread of its own keeps the
-    chain going while batch reads run. The cursor of the page holding a position is
-    kept until the bookmark passes that page, so an interrupted pass resumes there.
-    Subclasses say how a page is fetched.
+    chain going while batch reads run. Each page handed out is kept (its cursor, and the
+    ids it gave) until the bookmark passes it, so an interrupted pass resumes at that
+    page. Within the page, the resume skips the ids up to the last one the bookmark
+    covers, found by identity, never by count: records archived meanwhile shift the
+    page, and a count would then skip unread ids. When that id is gone from the page,
+    the whole page is read again. Subclasses say how a page is fetched.
     """
 
     def __init__(self, *, setting: str, object_type: str, client: HubSpotClient) -> None:
@@ -183,7 +188,8 @@ class PagedIds(ABC):
         self._object_type = object_type
         self._client = client
         self._lock = threading.Lock()
-        self._pages: deque[tuple[int, str | None]] = deque()
+        self._pages: deque[tuple[int, str | None, list[str]]] = deque()
+        """(position of the page's first id handed out, its cursor, the ids handed out)"""
 
     def validate(self) -> None:
         return None
@@ -196,13 +202,18 @@ class PagedIds(ABC):
         """The ids of the page at `cursor` (None: the first), and the next page's cursor."""
 
     def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
-        start, cursor = resume.get("page_start"), resume.get("page_cursor")
-        if not (isinstance(start, int) and 0 <= start <= position and isinstance(cursor, str)):
-            start, cursor = 0, None
+        """The ids after the saved point; ids are numbered from `position` on."""
+        cursor, last_id = resume.get("page_cursor"), resume.get("last_id")
+        if not (cursor is None or isinstance(cursor, str)) or not (
+            last_id is None or is_record_id(last_id)
+        ):
+            cursor, last_id = None, None
         fetched: queue.Queue[str | BaseException | None] = queue.Queue(FETCH_AHEAD)
         stop = threading.Event()
         fetcher = threading.Thread(
-            target=self._fetch_pages, args=(start, cursor, position, fetched, stop), daemon=True
+            target=self._fetch_pages,
+            args=(position, cursor, last_id, fetched, stop),
+            daemon=True,
         )
         fetcher.start()
         try:
@@ -215,9 +226,9 @@ class PagedIds(ABC):
 
     def _fetch_pages(
         self,
-        index: int,
-        cursor: str | None,
         position: int,
+        cursor: str | None,
+        last_id: str | None,
         fetched: queue.Queue[str | BaseException | None],
         stop: threading.Event,
     ) -> None:
@@ -233,8 +244,7 @@ class PagedIds(ABC):
         seen: set[str] = set()
         try:
             while not stop.is_set():
-                with self._lock:
-                    self._pages.append((index, cursor))
+                page_cursor = cursor
                 ids, cursor = self._fetch(cursor, stop)
                 if cursor is not None and cursor in seen:
                     raise HubSpotError(
@@ -243,10 +253,15 @@ class PagedIds(ABC):
                     )
                 if cursor is not None:
                     seen.add(cursor)
+                if last_id is not None and last_id in ids:
+                    ids = ids[ids.index(last_id) + 1 :]
+                last_id = None
+                with self._lock:
+                    self._pages.append((position, page_cursor, ids))
                 for id_ in ids:
-                    if index >= position and not hand_over(id_):
+                    if not hand_over(id_):
                         return
-                    index += 1
+                position += len(ids)
                 if cursor is None:
                     break
             hand_over(None)
@@ -256,13 +271,17 @@ class PagedIds(ABC):
             hand_over(exc)
 
     def resume_at(self, position: int) -> dict[str, Any]:
+        """The page holding the first id not yet covered (where it began, among the ids
+        handed out, and its cursor), and the id before that one in the page."""
         with self._lock:
             while len(self._pages) > 1 and self._pages[1][0] <= position:
                 self._pages.popleft()
             if not self._pages:
                 return {}
-            start, cursor = self._pages[0]
-        return {} if cursor is None else {"page_start": start, "page_cursor": cursor}
+            start, cursor, ids = self._pages[0]
+        covered = position - start
+        last_id = ids[covered - 1] if 0 < covered <= len(ids) else None
+        return {"page_start": start, "page_cursor": cursor, "last_id": last_id}
 
     def _next_cursor(self, body: Mapping[str, Any], source: str) -> str | None:
         """`paging.next.after` of a page: a string (or a number) while pages follow,

@@ -6,16 +6,19 @@ HubSpot issues during the run. Text from HubSpot is untrusted: a server may echo
 Authorization header or a posted form into any message, and a message may show an
 excerpt cut from a secret (a file of ids that is really the config file). So on stderr
 each secret is masked whole, and so is any run of `EXCERPT` characters of it; on stdout,
-where records go, each secret is masked whole.
+where records go, each secret is masked whole. "Whole" includes the forms a server may
+echo a secret in: URL-encoded (a posted form) and escaped inside a JSON string.
 
 `SECRETS` is one per process, as stdout and stderr are.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from typing import TextIO
+from urllib.parse import quote, quote_plus
 
 MASK = "[redacted]"
 EXCERPT = 8
@@ -29,6 +32,7 @@ class Secrets:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._secrets: set[str] = set()
         self._whole: tuple[str, ...] = ()
         self._excerpts: tuple[str, ...] = ()
         self._whole_bytes: tuple[bytes, ...] = ()
@@ -41,12 +45,13 @@ class Secrets:
         if len(secret) < MIN_SECRET:
             return
         with self._lock:
-            if secret in self._whole:
+            if secret in self._secrets:
                 return
-            whole = sorted({*self._whole, secret}, key=len, reverse=True)
+            self._secrets.add(secret)
+            whole = sorted({*self._whole, *encoded_forms(secret)}, key=len, reverse=True)
             excerpts = {
                 item[start : start + EXCERPT]
-                for item in whole
+                for item in self._secrets
                 if len(item) > EXCERPT
                 for start in range(len(item) - EXCERPT + 1)
             }
@@ -70,6 +75,17 @@ class Secrets:
             if secret in data:
                 data = data.replace(secret, MASK.encode())
         return data
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """`secret` as written, URL-encoded (both ways) and escaped in a JSON string."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
 
 
 SECRETS = Secrets()

@@ -11,8 +11,11 @@ singer-sdk 0.54 has no public way to do four things the tap needs:
 - act after every stream has synced: `Tap.sync_all`, which is final;
 - stop at once on SIGTERM and SIGINT, with a non-zero exit: the SDK's
   `_handle_termination` exits 0 and then waits for every worker thread;
-- keep the SDK's "An unhandled error occurred while syncing" line for real surprises:
-  for a `TapError` the tap's own ERROR line says it all.
+- know the `.env` file the SDK loads with `--config ENV` (it searches from its own
+  module's folder up), so that its secrets are redacted from the first line;
+- say what is wrong with the settings in one line: `Tap._validate_config`;
+- drop the SDK's "An unhandled error occurred while syncing" line: the tap's own ERROR
+  line says it all.
 
 Every use goes through this module; `broken_hooks()` names any that an SDK upgrade
 changed, and a test fails with those names.
@@ -26,13 +29,17 @@ import os
 import signal
 import sys
 from collections.abc import Generator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from dotenv import dotenv_values
 from singer_sdk import Stream, Tap
+from singer_sdk.configuration import _dict_config as dict_config
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import RecordMessage
 
-from tap_hubspot_associations.errors import TapError
+from tap_hubspot_associations.errors import ConfigError, TapError
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -45,7 +52,11 @@ _METHODS: dict[type, dict[str, tuple[str, ...]]] = {
         "_write_activate_version_message": ("self", "full_table_version"),
         "_generate_record_messages": ("self", "record"),
     },
-    Tap: {"sync_all": ("self",), "_handle_termination": ("self", "signum", "frame")},
+    Tap: {
+        "sync_all": ("self",),
+        "_handle_termination": ("self", "signum", "frame"),
+        "_validate_config": ("self", "raise_errors"),
+    },
 }
 UNHANDLED_ERROR_MESSAGE = "An unhandled error occurred while syncing '%s'"
 """What `Stream.sync` logs, inside its `except`, before re-raising any error."""
@@ -72,6 +83,18 @@ def _has_method(owner: type, name: str, params: tuple[str, ...]) -> bool:
     if not callable(method):
         return False
     return tuple(inspect.signature(method).parameters) == params
+
+
+def dotenv_settings() -> dict[str, str]:
+    """The settings of the `.env` file the SDK will load with `--config ENV`: the first
+    one in the SDK's own folder or a folder above it (in a Meltano project, the
+    project's). Its secrets must be known before the SDK logs anything."""
+    folder = Path(os.path.abspath(dict_config.__file__)).parent
+    for candidate in (folder, *folder.parents):
+        path = candidate / ".env"
+        if path.is_file():
+            return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {}
 
 
 def write_state_now(stream: Stream) -> None:
@@ -142,15 +165,29 @@ class EndOfRunTap(Tap):
         self.after_sync()
 
     @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK logs each schema error on a line of its own and then another: the
+        tap's own error names them all in one line instead."""
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigError(f"settings: {'; '.join(exc.errors)}") from None
+
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Write the STATE of everything emitted, say so, and exit 128 + the signal's
         number (143 for SIGTERM, 130 for SIGINT) without waiting for requests in flight.
+
+        A signal that interrupts a write to stdout writes nothing more: the line cut
+        there would be followed by another. The last STATE written before then stands.
         """
         name = signal.Signals(signum).name
+        mid_write = bool(getattr(self.message_writer, "writing", False))
         try:
-            if self._syncing:
+            if self._syncing and not mid_write:
                 self._state_writer.write_state(self.state)
-            sys.stdout.flush()
+            if not mid_write:
+                sys.stdout.flush()
         except (OSError, ValueError, TapError):
             pass
         self.logger.error("Stopped by %s; the last STATE written marks where a run resumes", name)
@@ -159,10 +196,8 @@ class EndOfRunTap(Tap):
 
 
 class _ExpectedFailureFilter(logging.Filter):
-    """Drops the SDK's "unhandled error" line while a `TapError` is on its way up: the
-    tap logs that error itself, as one line."""
+    """Drops the SDK's "unhandled error" line: the tap's command line logs every error
+    that ends a run itself, as one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg != UNHANDLED_ERROR_MESSAGE:
-            return True
-        return not isinstance(sys.exc_info()[1], TapError)
+        return record.msg != UNHANDLED_ERROR_MESSAGE

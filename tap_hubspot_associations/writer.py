@@ -27,13 +27,19 @@ class RecordBufferingWriter(MsgSpecWriter):
 
     def __init__(self) -> None:
         self._held = bytearray()
+        self.writing = False
+        """True while bytes are on their way to stdout: a signal arriving then must not
+        write anything more, or a line would be cut by another."""
 
     def write_message(self, message: Message) -> None:
         self._held += self.format_message(message)
         if len(self._held) >= FLUSH_BYTES or not isinstance(message, RecordMessage):
+            self.writing = True
             try:
                 sys.stdout.buffer.write(SECRETS.redact_bytes(bytes(self._held)))
                 sys.stdout.flush()
             except BrokenPipeError:
                 raise OutputClosed from None
+            finally:
+                self.writing = False
             self._held.clear()

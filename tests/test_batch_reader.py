@@ -57,6 +57,8 @@ def test_a_type_without_category_takes_it_from_the_label_definitions() -> None:
         {"category": "USER_DEFINED", "typeId": 7.9},
         {"category": "USER_DEFINED", "typeId": True},
         {"category": "USER_DEFINED", "typeId": "7"},
+        {"category": "USER_DEFINED", "typeId": -1},
+        {"category": "USER_DEFINED", "typeId": 2**63},
         {"category": "USER_DEFINED", "typeId": 7, "label": {"text": "x"}},
         ["USER_DEFINED", 7],
     ],

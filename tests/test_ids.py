@@ -18,7 +18,9 @@ def test_inline_ids_may_be_numbers_or_strings() -> None:
     assert source.validate() == 3
 
 
-@pytest.mark.parametrize("bad", ["12a", "", "-1", "1.5", "123456789012345678901", True, 1.5, None])
+@pytest.mark.parametrize(
+    "bad", ["12a", "", "-1", "1.5", "0001", "123456789012345678901", True, 1.5, None]
+)
 def test_an_inline_id_that_is_not_a_record_id_is_named(bad: object) -> None:
     source = IdSource(setting="associations[2]", ids=["1", bad], ids_file=None)
     with pytest.raises(

@@ -140,7 +140,7 @@ def test_a_legacy_secondly_429_is_waited_out_by_its_second(start_emulator, run_t
 def test_the_daily_allowance_is_summed_up_and_a_heavy_run_warned(start_emulator, run_tap):
     account, pairs = seeded_account({("contacts", "companies"): 30})
     emulator = start_emulator(account, dialect=Dialect(daily_allowance=40))
-    run = run_tap(config_for(emulator, pairs, batch_size=5), emulator=emulator)
+    run = run_tap(config_for(emulator, pairs, batch_size=2), emulator=emulator)
     assert run.returncode == 0
     summary = [line for line in run.stderr.splitlines() if "daily allowance" in line]
     assert len(summary) == 1 and "| WARNING" in summary[0]

@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 
-from hubspot_emulator import Faults
+from hubspot_emulator import Account, Faults, RateLimit
 from tests.helpers import (
     CAPTURED_OUTPUT,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REFRESH_TOKEN,
     RUN_TIMEOUT,
     TOKEN,
     Answer,
@@ -32,6 +35,7 @@ from tests.helpers import (
     config_for,
     json_answer,
     last_state,
+    oauth_config,
     parse_messages,
     run_and_kill,
     seeded_account,
@@ -486,3 +490,158 @@ def test_a_fatal_error_is_exactly_one_error_line_with_hubspots_message(start_emu
     emulator = start_emulator(account)
     run = run_tap({**config_for(emulator, pairs), "access_token": "pat-na1-not-this-one-x"})
     assert_one_clear_error(run, "HubSpot rejected the credentials (401): Authentication")
+
+
+def test_a_listing_resume_finds_its_place_by_id_when_records_were_archived(start_emulator, run_tap):
+    """The saved page is found again, and in it the last id the bookmark covers; records
+    archived meanwhile in that page must not make the resume skip unread ids."""
+    account = Account()
+    ids = list(range(1, 301))
+    account.seed("contacts", "companies", ids, seed=3)
+    emulator = start_emulator(account)
+    config = {
+        **config_for(emulator, {}),
+        "associations": [{"from": "contacts", "to": "companies"}],
+        "batch_size": 10,
+        "max_concurrency": 1,
+    }
+    first = run_tap(config)
+    assert first.returncode == 0, first.stderr[-2000:]
+    saved = next(
+        state
+        for state in first.states()
+        if state["bookmarks"].get(STREAM, {}).get("progress", {}).get("position", 0) >= 140
+    )
+    position = saved["bookmarks"][STREAM]["progress"]["position"]
+    account.archive("contacts", range(110, 120))
+    resumed = run_tap(config, state=saved)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    read = {r["from_id"] for r in resumed.records(STREAM)}
+    unread = [i for i in ids[position:] if account.targets("contacts", "companies", i)]
+    assert {str(i) for i in unread} <= read
+
+
+def test_a_signal_during_a_blocked_write_cuts_no_line_in_two(start_emulator, tmp_path):
+    """The target stops reading, stdout's pipe fills, SIGTERM comes while a write is
+    blocked: every whole line written is one message, the cut one ends the output."""
+    account, pairs = seeded_account({("contacts", "companies"): 3000})
+    emulator = start_emulator(account)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config_for(emulator, pairs, batch_size=100)))
+    reader, writer = os.pipe()
+    with subprocess.Popen(
+        tap_command(config_path), stdout=writer, stderr=subprocess.PIPE, env=clean_env()
+    ) as process:
+        os.close(writer)
+        deadline = time.monotonic() + 30
+        while batch_reads(emulator) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the pipe is full by now: the tap is blocked in a write
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1.0)  # the target still reads nothing
+        output = b""
+        while chunk := os.read(reader, 1 << 16):
+            output += chunk
+        os.close(reader)
+        assert process.stderr is not None
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=30) == 143
+    CAPTURED_OUTPUT.append(stderr)
+    lines = output.split(b"\n")
+    for line in lines[:-1]:
+        assert isinstance(json.loads(line), dict)  # a line cut and continued would not parse
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"associations": "contacts"}, "settings: 'contacts' is not of type 'array'"),
+        (
+            {"associations": [{"from": "contacts", "to": "companies", "ids": [1.5, None]}]},
+            "in config['associations'][0]['ids'][1]",
+        ),
+    ],
+)
+def test_settings_against_their_schema_are_one_line(settings, expected):
+    config = {"access_token": TOKEN, "api_url": "http://127.0.0.1:9", **settings}
+    run = run_command(tap_command("/dev/stdin"), stdin=json.dumps(config))
+    assert_one_clear_error(run, expected)
+
+
+def test_an_sdk_setting_in_the_environment_that_is_not_json_is_one_line():
+    settings = {
+        "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": TOKEN,
+        "TAP_HUBSPOT_ASSOCIATIONS_STREAM_MAPS": "{x",
+    }
+    run = run_command(tap_command("ENV"), env=settings)
+    assert_one_clear_error(run, "STREAM_MAPS: not valid JSON")
+
+
+def test_a_catalog_the_sdk_cannot_read_is_one_line(tmp_path):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(BASE))
+    catalog = tmp_path / "catalog.json"
+    stream = {"tap_stream_id": STREAM, "stream": STREAM, "schema": {}, "metadata": "x"}
+    catalog.write_text(json.dumps({"streams": [stream]}))
+    run = run_command([*tap_command(config_path), "--catalog", str(catalog)])
+    assert_one_clear_error(run)
+
+
+def test_a_closed_stdout_from_the_start_is_one_line(tmp_path):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(BASE))
+    completed = subprocess.run(
+        tap_command(config_path),
+        stdout=None,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+        timeout=RUN_TIMEOUT,
+        check=False,
+        preexec_fn=lambda: os.close(1),
+    )
+    CAPTURED_OUTPUT.append(completed.stderr)
+    assert_one_clear_error(TapRun(completed.returncode, "", completed.stderr), "output pipe")
+
+
+def test_discovery_into_a_closed_pipe_is_one_line(start_emulator):
+    account, _ = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = json.dumps({"access_token": TOKEN, "api_url": emulator.url})
+    with subprocess.Popen(
+        [*tap_command("/dev/stdin"), "--discover"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    ) as process:
+        assert process.stdin and process.stdout and process.stderr
+        process.stdin.write(config.encode())
+        process.stdin.close()
+        process.stdout.read(10)
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        code = process.wait(timeout=RUN_TIMEOUT)
+    CAPTURED_OUTPUT.append(stderr)
+    assert_one_clear_error(TapRun(code, "", stderr), "output pipe closed")
+
+
+def test_soak_short_tokens_tight_window_faults_and_429s(start_emulator, run_tap):
+    """Tokens live 2 s, the window is 20 requests a second and unannounced (429s with
+    `Retry-After`), 6% faults and 3% truncated bodies: the run still ends exact, never
+    failing on an expired token while the refresh token works."""
+    account, pairs = seeded_account({("contacts", "companies"): 300, ("deals", "contacts"): 100})
+    faults = Faults(server_error=0.04, locked=0.02, truncated_body=0.03, latency_seconds=0.02)
+    emulator = start_emulator(
+        account,
+        page_size=4,
+        faults=faults,
+        rate_limit=RateLimit(max_requests=20, interval_ms=1000, send_headers=False, retry_after=1),
+        oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
+        token_ttl=2,
+    )
+    config = oauth_config(emulator, pairs, batch_size=10, max_concurrency=4, max_retries=8)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.record_set() == truth_of(account, pairs)
+    assert emulator.stats.statuses[429] and emulator.stats.tokens_issued >= 2

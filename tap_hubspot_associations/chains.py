@@ -156,7 +156,15 @@ class RangedIds:
         return {"ranges": ranges}
 
     def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
+        """The saved ranges are the bookmark's at once, so that a resumed pass stopped
+        before it reads anything keeps them."""
         saved = saved_ranges(resume)
+        if saved is not None:
+            with self._lock:
+                self._chains, self._waiting = list(saved), deque(saved)
+        return self._read(position, saved)
+
+    def _read(self, position: int, saved: list[Chain] | None) -> Iterator[str]:
         fetched: deque[object] = deque()
         ready = threading.Condition()
         stop = threading.Event()
@@ -214,11 +222,10 @@ class RangedIds:
                 if chains and self._window is None:
                     listed = chains[0]
                     listed.busy = True
-            else:
-                chains = saved
+                with self._lock:
+                    self._chains = list(chains)
+                    self._waiting = deque(c for c in chains if c is not listed)
             with self._lock:
-                self._chains = list(chains)
-                self._waiting = deque(c for c in chains if c is not listed)
                 self._workers = self._search_chains + (listed is not None)
             if listed is not None:
                 threading.Thread(

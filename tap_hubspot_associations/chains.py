@@ -2,13 +2,17 @@
 
 One chain of list cursors runs at one page per response time: with 400 ms responses
 about 250 ids/s, a seventh of what the rate budget allows. CRM search can start
-anywhere in the id space (`hs_object_id` `GT` a, `LTE` b, sorted ascending), so the
-space between the lowest and highest id is cut into ranges read concurrently, each a
-chain of searches of 200 ids that restarts its filter after every page (no query nears
-search's 10,000-result cap). A full pass also runs the list chain over the lowest range,
-as listing has the app's budget, not search's 5/s. A chain that finishes takes a
-waiting range, or the upper half of what the busiest chain has left, so no chain is
-left alone at the end.
+anywhere in the id space (`hs_object_id` `GT` a, `LTE` b, sorted ascending), so the id
+space is cut into ranges read concurrently, each a chain of searches of 200 ids that
+restarts its filter after every page (no query nears search's 10,000-result cap).
+
+A pass starts with one range, up to the highest id, and its count (one search). In a
+full pass the list chain reads it from the bottom (listing spends the app's budget, not
+search's 5/s); every search chain without a range takes the top of the range with most
+ids left: half of them, at most `MAX_SPLIT`, cut where a search counted from the top
+finds that many. Ranges are cut by counts of ids, not widths of id space, so gaps and
+uneven spreads cost nothing, and chains keep splitting each other to the end, so no
+chain is left alone.
 
 Ids come out in no reproducible order, so a position in them means nothing to a later
 run. Each chain therefore keeps its safe point: its highest id such that it and every
@@ -39,6 +43,8 @@ LIST_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200
 SEARCH_CHAINS = 4
 """Search chains at once: at 400 ms a response, 3 keep search's 5/s busy; more wait."""
+MAX_SPLIT = 5000
+"""Ids a split gives a new chain at most (search reaches the 10,000th result only)."""
 FETCH_AHEAD = 3000
 """Ids fetched ahead of the batches that will read them."""
 BOUND = re.compile(r"-?[0-9]{1,20}")
@@ -64,8 +70,8 @@ class Chain:
     fetched: bool = False
     """Every id of the range is handed over."""
     busy: bool = False
-    density: float | None = None
-    """Ids per unit of id space seen so far: how many ids the rest likely holds."""
+    remaining: int | None = None
+    """Ids left above `position`, as the last search's `total` said (None: unknown)."""
     consumed: deque[tuple[int, int]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
@@ -82,26 +88,30 @@ class Chain:
         """Every id of the chain is fetched and completed: nothing to resume."""
         return self.safe >= self.high or (self.fetched and self.settled == self.handed)
 
-    def left(self) -> float:
-        """About how many ids are still to fetch."""
-        return (self.high - self.position) * (1.0 if self.density is None else self.density)
-
-    def split(self) -> Chain:
-        """Give the upper half of what is left to a new chain."""
-        middle = self.position + (self.high - self.position) // 2
-        upper = Chain(middle, self.high, density=self.density)
-        self.high = middle
+    def split(self, at: int, count: int) -> Chain:
+        """Give the `count` ids above `at` (a search found them) to a new chain."""
+        upper = Chain(at, self.high, remaining=count)
+        self.high = at
+        if self.remaining is not None:
+            self.remaining = max(self.remaining - count, 0)
         return upper
 
-    def took(self, ids: list[int]) -> None:
-        """`ids` (ascending, within the range) were fetched."""
+    def took(self, ids: list[int], total: int | None) -> None:
+        """`ids` (ascending, within the range) were fetched; `total`: how many matched
+        the search that fetched them, when it said."""
         self.handed += len(ids)
         self.position = ids[-1]
-        self.density = self.handed / (self.position - self.low)
+        if total is not None:
+            self.remaining = max(total - len(ids), 0)
+        elif self.remaining is not None:
+            self.remaining = max(self.remaining - len(ids), 0)
 
 
 _END = object()
 """Handed over after the last id."""
+_WAIT = object()
+"""No chain to take yet: a busy one has not said how much it has left."""
+WAIT_SECONDS = 0.05
 HandOver = Callable[[list[object]], bool]
 """Hands items to the reading thread; False once reading has stopped."""
 
@@ -250,7 +260,14 @@ class RangedIds:
         try:
             if listed is not None:
                 self._run_listing(listed, hand_over, stop)
-            while not stop.is_set() and (chain := self._next_chain()) is not None:
+            while not stop.is_set():
+                chain = self._next_chain(stop)
+                if chain is None:
+                    break
+                if chain is _WAIT:
+                    stop.wait(WAIT_SECONDS)
+                    continue
+                assert isinstance(chain, Chain)
                 self._run_search(chain, hand_over, stop)
         except Cancelled:
             return
@@ -263,29 +280,52 @@ class RangedIds:
         if last:
             hand_over([_END])
 
-    def _next_chain(self) -> Chain | None:
-        """A waiting range, else the upper half of the busy chain with most left."""
+    def _next_chain(self, stop: threading.Event) -> Chain | object | None:
+        """A waiting range, else the top of the busy chain with most left: half of what
+        it has left, at most `MAX_SPLIT`, and only if that is more than a page. `_WAIT`
+        while a busy chain has not said how much it has left."""
         with self._lock:
             if self._waiting:
-                chain = self._waiting.popleft()
-            else:
-                assert self._chains is not None
-                busy = [c for c in self._chains if c.busy and not c.fetched]
-                widest = max(busy, key=Chain.left, default=None)
-                if widest is None or widest.left() <= SEARCH_PAGE_SIZE:
-                    return None
-                chain = widest.split()
-                self._chains.append(chain)
+                chain = self._waiting.pop()
+                chain.busy = True
+                return chain
+            assert self._chains is not None
+            busy = [c for c in self._chains if c.busy and not c.fetched]
+            known = [c for c in busy if c.remaining is not None]
+            widest = max(known, key=lambda c: c.remaining or 0, default=None)
+            if widest is None or (widest.remaining or 0) <= 2 * SEARCH_PAGE_SIZE:
+                return _WAIT if len(known) < len(busy) else None
+            count = min((widest.remaining or 0) // 2, MAX_SPLIT)
+            after, high = widest.position, widest.high
+        # The id below the range's top `count` ids: a search counted from the top.
+        query = {**self._query(1, "DESCENDING", after, high), "after": str(count)}
+        body = self._client.search(self._search_path, query, cancel=stop)
+        found = checked_ids(body["results"], "searching", self._object_type)
+        total = search_total(body)
+        with self._lock:
+            if not found:  # fewer ids left than thought
+                if widest.position == after and widest.high == high:
+                    widest.remaining = total or 0
+                return _WAIT
+            at = found[0]
+            if widest.fetched or not widest.busy or widest.high != high:
+                return _WAIT
+            if not widest.position < at < high:
+                return _WAIT
+            chain = widest.split(at, count)
             chain.busy = True
+            self._chains.append(chain)
             return chain
 
-    def _finish(self, chain: Chain, ids: list[int], complete: bool) -> list[object]:
+    def _finish(
+        self, chain: Chain, ids: list[int], complete: bool, total: int | None = None
+    ) -> list[object]:
         """Keep the fetched ids within the chain's range (it may have shrunk while they
         were fetched); the chain is complete when any fell outside."""
         with self._lock:
             kept = [id_ for id_ in ids if id_ <= chain.high]
             if kept:
-                chain.took(kept)
+                chain.took(kept, total if len(kept) == len(ids) else None)
             if complete or len(kept) < len(ids) or chain.position >= chain.high:
                 chain.fetched, chain.busy = True, False
             return [(chain, id_) for id_ in kept]
@@ -337,28 +377,20 @@ class RangedIds:
                     f"({after}, {high}]: ids would be missed"
                 )
             more = next_cursor(body, "searching", self._object_type) is not None
-            if not hand_over(self._finish(chain, ids, not more or not ids)):
+            total = search_total(body)
+            if not hand_over(self._finish(chain, ids, not more or not ids, total)):
                 raise Cancelled
 
     def _first_ranges(self, stop: threading.Event) -> list[Chain]:
-        """The lowest and highest id (two searches), and the space between them cut
-        into one range per chain."""
-        ends = []
-        for direction in ("ASCENDING", "DESCENDING"):
-            body = self._client.search(
-                self._search_path, self._query(1, direction, None, None), cancel=stop
-            )
-            ids = checked_ids(body["results"], "searching", self._object_type)
-            if not ids:
-                return []
-            ends.append(ids[0])
-        lowest, highest = ends
-        if highest < lowest:
-            raise HubSpotError(f"searching {self._object_type}: the highest id is below the lowest")
-        pieces = self._search_chains + (self._window is None)
-        width = max(1, -(-(highest - lowest + 1) // pieces))
-        bounds = [*range(lowest - 1, highest, width), highest]
-        return [Chain(low, high) for low, high in itertools.pairwise(bounds)]
+        """One range up to the highest id, with how many ids it holds (one search);
+        chains split it as they start."""
+        body = self._client.search(
+            self._search_path, self._query(1, "DESCENDING", None, None), cancel=stop
+        )
+        ids = checked_ids(body["results"], "searching", self._object_type)
+        if not ids:
+            return []
+        return [Chain(-1, ids[0], remaining=search_total(body))]
 
     def _query(
         self, limit: int, direction: str, after: int | None, high: int | None
@@ -400,6 +432,14 @@ def saved_ranges(resume: Mapping[str, Any]) -> list[Chain] | None:
             return None
         chains.append(Chain(int(entry[0]), int(entry[1])))
     return chains
+
+
+def search_total(body: Mapping[str, Any]) -> int | None:
+    """How many ids matched a search, as its `total` says (None if it says nothing)."""
+    total = body.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+        return total
+    return None
 
 
 def checked_ids(results: object, source: str, object_type: str) -> list[int]:

@@ -299,11 +299,12 @@ def discovery(workdir: Path) -> None:
 INCREMENTAL_TOTAL = 60_000
 INCREMENTAL_CHANGED = 12_000  # more than one search query answers (10,000)
 BULK_UPDATE_MS = int(time.time() * 1000) - 3_600_000
+INCREMENTAL_LATENCY = 0.4
 
 
 def incremental_account() -> tuple[Account, dict[str, Any]]:
     """Contacts of which a fifth were stamped by one bulk update an hour ago."""
-    account, options = discovery_account(INCREMENTAL_TOTAL, 0.05)()
+    account, options = discovery_account(INCREMENTAL_TOTAL, INCREMENTAL_LATENCY)()
     changed = sorted(account.objects["0-1"])[:: INCREMENTAL_TOTAL // INCREMENTAL_CHANGED]
     account.modify("contacts", changed, at=BULK_UPDATE_MS)
     return account, options
@@ -314,7 +315,8 @@ def incremental(workdir: Path) -> None:
     ceiling = 5 * 200
     print(
         f"Incremental: {INCREMENTAL_CHANGED:,} of {INCREMENTAL_TOTAL:,} contacts changed by one "
-        f"bulk update, 50 ms latency, {DISCOVERY_PER_10S} requests per 10 s "
+        f"bulk update, {INCREMENTAL_LATENCY * 1000:.0f} ms latency, {DISCOVERY_PER_10S} "
+        "requests per 10 s "
         f"(search ceiling {ceiling:,} ids/s)"
     )
     spans = {}
@@ -332,9 +334,10 @@ def incremental(workdir: Path) -> None:
         stats = emulator.finish()
         spans[kind] = span = stats["last"] - stats["first"]
         rate = f"{INCREMENTAL_CHANGED / span:7,.0f} changed ids/s" if kind.startswith("inc") else ""
+        refused = stats["statuses"].get(429, 0)
         print(
             f"  {kind:17} {span:5.1f} s  {rate}  ({records:,} records, "
-            f"{stats['requests']} requests, 429s: {stats['statuses'].get(429, 0)})"
+            f"{stats['requests']} requests, 429s: {refused} = {refused / stats['requests']:.1%})"
         )
     incremental_rate = INCREMENTAL_CHANGED / spans["incremental pass"]
     print(

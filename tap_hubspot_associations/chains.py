@@ -10,9 +10,9 @@ A pass starts with one range, up to the highest id, and its count (one search). 
 full pass the list chain reads it from the bottom (listing spends the app's budget, not
 search's 5/s); every search chain without a range takes the top of the range with most
 ids left: half of them, at most `MAX_SPLIT`, cut where a search counted from the top
-finds that many. Ranges are cut by counts of ids, not widths of id space, so gaps and
-uneven spreads cost nothing, and chains keep splitting each other to the end, so no
-chain is left alone.
+finds that many (its answer is the new chain's first page). Ranges are cut by counts of
+ids, not widths of id space, so gaps and uneven spreads cost nothing, and chains keep
+splitting each other to the end, so no chain is left alone.
 
 Ids come out in no reproducible order, so a position in them means nothing to a later
 run. Each chain therefore keeps its safe point: its highest id such that it and every
@@ -261,7 +261,7 @@ class RangedIds:
             if listed is not None:
                 self._run_listing(listed, hand_over, stop)
             while not stop.is_set():
-                chain = self._next_chain(stop)
+                chain = self._next_chain(hand_over, stop)
                 if chain is None:
                     break
                 if chain is _WAIT:
@@ -280,10 +280,15 @@ class RangedIds:
         if last:
             hand_over([_END])
 
-    def _next_chain(self, stop: threading.Event) -> Chain | object | None:
+    def _next_chain(self, hand_over: HandOver, stop: threading.Event) -> Chain | object | None:
         """A waiting range, else the top of the busy chain with most left: half of what
-        it has left, at most `MAX_SPLIT`, and only if that is more than a page. `_WAIT`
-        while a busy chain has not said how much it has left."""
+        it has left, at most `MAX_SPLIT`, and only if that is more than two pages.
+        `_WAIT` while a busy chain has not said how much it has left.
+
+        One search counted from the top finds the split and is the new chain's first
+        page: sorted descending, it skips the top `count` less a page, so it answers
+        the lowest page of the top `count` ids.
+        """
         with self._lock:
             if self._waiting:
                 chain = self._waiting.pop()
@@ -297,25 +302,35 @@ class RangedIds:
                 return _WAIT if len(known) < len(busy) else None
             count = min((widest.remaining or 0) // 2, MAX_SPLIT)
             after, high = widest.position, widest.high
-        # The id below the range's top `count` ids: a search counted from the top.
-        query = {**self._query(1, "DESCENDING", after, high), "after": str(count)}
+        query = self._query(SEARCH_PAGE_SIZE, "DESCENDING", after, high)
+        query["after"] = str(count - SEARCH_PAGE_SIZE)
         body = self._client.search(self._search_path, query, cancel=stop)
         found = checked_ids(body["results"], "searching", self._object_type)
+        if any(b >= a for a, b in itertools.pairwise([high + 1, *found, after])):
+            raise HubSpotError(
+                f"searching {self._object_type} returned ids out of order or outside "
+                f"({after}, {high}]: ids would be missed"
+            )
         total = search_total(body)
         with self._lock:
             if not found:  # fewer ids left than thought
                 if widest.position == after and widest.high == high:
                     widest.remaining = total or 0
                 return _WAIT
-            at = found[0]
+            page = found[::-1]
+            at = page[0] - 1
             if widest.fetched or not widest.busy or widest.high != high:
                 return _WAIT
-            if not widest.position < at < high:
+            if widest.position >= at:
                 return _WAIT
             chain = widest.split(at, count)
             chain.busy = True
             self._chains.append(chain)
-            return chain
+            chain.took(page, None)
+            items: list[object] = [(chain, id_) for id_ in page]
+        if not hand_over(items):
+            raise Cancelled
+        return chain
 
     def _finish(
         self, chain: Chain, ids: list[int], complete: bool, total: int | None = None

@@ -359,12 +359,6 @@ class RangedIds:
                 f"{self._list_path}?{urlencode(query)}", list_key="results", cancel=stop
             )
             ids = checked_ids(body["results"], "listing", self._object_type)
-            if (ids and ids[0] <= previous) or any(b <= a for a, b in itertools.pairwise(ids)):
-                raise HubSpotError(
-                    f"{self.setting}: listing {self._object_type} returned ids out of "
-                    "ascending order: the ranges read beside it would miss or repeat ids"
-                )
-            previous = ids[-1] if ids else previous
             cursor = next_cursor(body, "listing", self._object_type)
             if cursor is not None and cursor in seen:
                 raise HubSpotError(
@@ -373,6 +367,12 @@ class RangedIds:
                 )
             if cursor is not None:
                 seen.add(cursor)
+            if (ids and ids[0] <= previous) or any(b <= a for a, b in itertools.pairwise(ids)):
+                raise HubSpotError(
+                    f"{self.setting}: listing {self._object_type} returned ids out of "
+                    "ascending order: the ranges read beside it would miss or repeat ids"
+                )
+            previous = ids[-1] if ids else previous
             if not hand_over(self._finish(chain, ids, cursor is None or not ids)):
                 raise Cancelled
 

@@ -3,9 +3,11 @@
 It behaves as `shared/hubspot-facts.md` describes HubSpot, ugly parts included: 207s
 with `errors[]`, results in shuffled order, numeric `toObjectId`, per-id paging with
 opaque cursors, a rolling rate-limit window with HubSpot's 429 body and headers,
-expiring OAuth tokens, CRM search with its 10,000-result cap, its own 5/s limit and an
-index that lags writes, records with modification times and archiving, and injected
-faults (`hubspot_emulator.faults`). The data it serves is an `Account`
+expiring OAuth tokens, CRM search (sorted by `hs_object_id` either way, filtered by
+`GT`/`GTE`/`LT`/`LTE`, with `total`) with its 10,000-result cap, its own 5/s limit
+(HubSpot's `SECONDLY` 429) and an index that lags writes, latency on every API call,
+records with modification times and archiving, and injected faults
+(`hubspot_emulator.faults`). The data it serves is an `Account`
 (`hubspot_emulator.account`). It keeps time by the account's `Clock`, which tests move
 forward instead of sleeping, and logs every exchange with the times it saw, so that
 tests measure what a client did (how long it waited, what it sent) by the server's

@@ -22,6 +22,7 @@ import pytest
 from hubspot_emulator import Account, Emulator, Faults
 from tap_hubspot_associations.chains import Chain, RangedIds, saved_ranges
 from tap_hubspot_associations.client import HubSpotClient
+from tap_hubspot_associations.errors import HubSpotError
 from tests.helpers import (
     DAY_MS,
     association_records,
@@ -198,6 +199,38 @@ def test_every_id_exactly_once_from_several_chains(seed: int) -> None:
         if s["filterGroups"]
     }
     assert len(ranges) >= 3, "no range was split"
+
+
+class Shuffled(FakeHubSpot):
+    """Lists ids out of order: the list chain cannot stand for a range of ids then."""
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().get(path, list_key=list_key, cancel=cancel)
+        answer["results"].reverse()
+        return answer
+
+
+class Outside(FakeHubSpot):
+    """Answers a search with an id outside the range it asked for."""
+
+    def search(
+        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().search(path, body, cancel=cancel)
+        if body["limit"] == 200 and answer["results"]:
+            answer["results"][-1] = {"id": str(self.ids[-1] + 1)}
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("fake", "message"),
+    [(Shuffled, "out of ascending order"), (Outside, "out of order or outside")],
+)
+def test_answers_that_would_miss_ids_stop_the_pass(fake: type[FakeHubSpot], message: str):
+    with pytest.raises(HubSpotError, match=message):
+        list(ranged(fake(list(range(1000, 3000)))).read_from(0, {}))
 
 
 def test_no_ids_reads_nothing() -> None:

@@ -18,6 +18,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from hubspot_emulator import Account, Emulator, Faults
 from tap_hubspot_associations.chains import Chain, RangedIds, saved_ranges
@@ -25,6 +26,7 @@ from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import HubSpotError
 from tests.helpers import (
     DAY_MS,
+    TOKEN,
     association_records,
     config_for,
     iso_utc,
@@ -395,3 +397,33 @@ def test_an_incremental_pass_by_ranges_gives_the_exact_truth(start_emulator, run
         assert names.count("lastmodifieddate") == 2, search
     first_reads = [i for b in emulator.stats.batches for i, after in b if after is None]
     assert sorted(first_reads) == sorted(map(str, changed))
+
+
+@pytest.mark.e2e
+def test_the_emulator_searches_ids_both_ways_within_bounds(start_emulator) -> None:
+    account = Account()
+    account.add_objects("contacts", [*range(100, 130), 10**15])
+    emulator = start_emulator(account, search_lag_seconds=0)
+
+    def search(low: tuple[str, int], high: tuple[str, int], direction: str, **extra: Any):
+        filters = [
+            {"propertyName": "hs_object_id", "operator": operator, "value": str(value)}
+            for operator, value in (low, high)
+        ]
+        body = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": direction}],
+            "limit": 3,
+            **extra,
+        }
+        answer = requests.post(
+            emulator.url + SEARCH, json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        return [int(r["id"]) for r in found["results"]], found["total"]
+
+    assert search(("GT", 104), ("LTE", 120), "DESCENDING", after="2") == ([118, 117, 116], 16)
+    assert search(("GTE", 104), ("LT", 106), "ASCENDING") == ([104, 105], 2)
+    assert search(("GT", 128), ("LTE", 10**15), "ASCENDING") == ([129, 10**15], 2)
+    assert search(("GTE", 0), ("LT", 100), "DESCENDING") == ([], 0)

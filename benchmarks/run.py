@@ -68,18 +68,23 @@ def run_tap(config: dict[str, Any], workdir: Path) -> tuple[int, float, float, i
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config))
     started = time.monotonic()
-    with subprocess.Popen(
-        [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    ) as process:
+    log_path = workdir / "tap.log"
+    with (
+        log_path.open("wb") as log,
+        subprocess.Popen(
+            [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+        ) as process,
+    ):
         assert process.stdout is not None
         records = sum(1 for line in process.stdout if line.startswith(b'{"type":"RECORD"'))
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     if process.returncode != 0:
-        sys.exit(f"the tap failed with exit code {process.returncode}")
+        errors = [line for line in log_path.read_text().splitlines() if "| ERROR" in line]
+        sys.exit(f"the tap failed with exit code {process.returncode}: {errors[-3:]}")
     return records, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
@@ -265,13 +270,13 @@ def discovery_account(count: int, latency: float) -> Callable[[], tuple[Account,
 
 
 def discovery(workdir: Path) -> None:
-    # Per 1,000 ids: 10 list requests of 100 ids and one batch read.
+    # Per 1,000 ids listed one chain: 10 list requests of 100 ids and one batch read.
     ceiling = DISCOVERY_PER_10S / 10 * 1000 / 11
     print(
-        f"Discovery: every contact's companies, ids listed 100 a page, "
+        f"Discovery: every contact's companies, ids from the list chain and search ranges, "
         f"{DISCOVERY_PER_10S} requests per 10 s (ceiling {ceiling:,.0f} ids/s)"
     )
-    for latency, count in ((0.05, 60_000), (0.4, 4_000)):
+    for latency, count in ((0.4, 20_000), (0.2, 25_000), (0.05, 40_000)):
         emulator = EmulatorProcess(discovery_account(count, latency))
         settings = {
             "max_requests_per_10s": DISCOVERY_PER_10S,
@@ -280,10 +285,12 @@ def discovery(workdir: Path) -> None:
         run_tap({**config(emulator.url, workdir / "unused"), **settings}, workdir)
         stats = emulator.finish()
         span = stats["last"] - stats["first"]
+        refused = stats["statuses"].get(429, 0)
         print(
             f"  {latency * 1000:4.0f} ms latency  {count / span:7,.0f} ids/s = "
             f"{count / span / ceiling:.2f} of the ceiling ({count:,} ids in {span:.1f} s, "
-            f"{stats['requests']} requests, 429s: {stats['statuses'].get(429, 0)})"
+            f"{stats['requests']} requests, 429s: {refused} = "
+            f"{refused / stats['requests']:.1%})"
         )
 
 
@@ -292,11 +299,12 @@ def discovery(workdir: Path) -> None:
 INCREMENTAL_TOTAL = 60_000
 INCREMENTAL_CHANGED = 12_000  # more than one search query answers (10,000)
 BULK_UPDATE_MS = int(time.time() * 1000) - 3_600_000
+INCREMENTAL_LATENCY = 0.4
 
 
 def incremental_account() -> tuple[Account, dict[str, Any]]:
     """Contacts of which a fifth were stamped by one bulk update an hour ago."""
-    account, options = discovery_account(INCREMENTAL_TOTAL, 0.05)()
+    account, options = discovery_account(INCREMENTAL_TOTAL, INCREMENTAL_LATENCY)()
     changed = sorted(account.objects["0-1"])[:: INCREMENTAL_TOTAL // INCREMENTAL_CHANGED]
     account.modify("contacts", changed, at=BULK_UPDATE_MS)
     return account, options
@@ -307,7 +315,8 @@ def incremental(workdir: Path) -> None:
     ceiling = 5 * 200
     print(
         f"Incremental: {INCREMENTAL_CHANGED:,} of {INCREMENTAL_TOTAL:,} contacts changed by one "
-        f"bulk update, 50 ms latency, {DISCOVERY_PER_10S} requests per 10 s "
+        f"bulk update, {INCREMENTAL_LATENCY * 1000:.0f} ms latency, {DISCOVERY_PER_10S} "
+        "requests per 10 s "
         f"(search ceiling {ceiling:,} ids/s)"
     )
     spans = {}
@@ -325,9 +334,10 @@ def incremental(workdir: Path) -> None:
         stats = emulator.finish()
         spans[kind] = span = stats["last"] - stats["first"]
         rate = f"{INCREMENTAL_CHANGED / span:7,.0f} changed ids/s" if kind.startswith("inc") else ""
+        refused = stats["statuses"].get(429, 0)
         print(
             f"  {kind:17} {span:5.1f} s  {rate}  ({records:,} records, "
-            f"{stats['requests']} requests, 429s: {stats['statuses'].get(429, 0)})"
+            f"{stats['requests']} requests, 429s: {refused} = {refused / stats['requests']:.1%})"
         )
     incremental_rate = INCREMENTAL_CHANGED / spans["incremental pass"]
     print(

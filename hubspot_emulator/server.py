@@ -3,9 +3,11 @@
 It behaves as `shared/hubspot-facts.md` describes HubSpot, ugly parts included: 207s
 with `errors[]`, results in shuffled order, numeric `toObjectId`, per-id paging with
 opaque cursors, a rolling rate-limit window with HubSpot's 429 body and headers,
-expiring OAuth tokens, CRM search with its 10,000-result cap, its own 5/s limit and an
-index that lags writes, records with modification times and archiving, and injected
-faults (`hubspot_emulator.faults`). The data it serves is an `Account`
+expiring OAuth tokens, CRM search (sorted by `hs_object_id` either way, filtered by
+`GT`/`GTE`/`LT`/`LTE`, with `total`) with its 10,000-result cap, its own 5/s limit
+(HubSpot's `SECONDLY` 429) and an index that lags writes, latency on every API call,
+records with modification times and archiving, and injected faults
+(`hubspot_emulator.faults`). The data it serves is an `Account`
 (`hubspot_emulator.account`). It keeps time by the account's `Clock`, which tests move
 forward instead of sleeping, and logs every exchange with the times it saw, so that
 tests measure what a client did (how long it waited, what it sent) by the server's
@@ -20,6 +22,7 @@ import random
 import threading
 import time
 import uuid
+from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -336,12 +339,13 @@ class Emulator:
                 f"Search results are limited to {self.search_cap} per query; "
                 f"after {offset} with limit {limit} exceeds it",
             )
-        if sorts not in ([], [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]):
+        by_id = [{"propertyName": "hs_object_id", "direction": d} for d in _DIRECTIONS]
+        if sorts not in ([], *([s] for s in by_id)):
             return _error(400, "VALIDATION_ERROR", "The emulator sorts by hs_object_id only")
         now_ms = self.clock.time_ms()
         lag_ms = int(self.search_lag_seconds * 1000)
         matches = []
-        for id_ in self._sorted_objects(type_id):
+        for id_ in _id_slice(self._sorted_objects(type_id), groups):
             modified = self.account.objects[type_id].get(id_)
             if modified is not None and now_ms - modified < lag_ms:
                 modified = self.account.previously_modified.get((type_id, id_))
@@ -350,6 +354,8 @@ class Emulator:
             values = {"hs_object_id": id_, modified_property: modified}
             if not tests or any(all(test(values) for test in group) for group in tests):
                 matches.append(id_)
+        if sorts and sorts[0]["direction"] == "DESCENDING":
+            matches.reverse()
         page = matches[offset : offset + limit]
         body: dict[str, Any] = {
             "total": len(matches),
@@ -903,6 +909,27 @@ _OPERATORS: dict[str, Callable[[int, int], bool]] = {
     "GT": lambda a, b: a > b,
     "GTE": lambda a, b: a >= b,
 }
+
+
+_DIRECTIONS = ("ASCENDING", "DESCENDING")
+
+
+def _id_slice(ids: list[int], groups: list[Any]) -> list[int]:
+    """The part of the sorted `ids` a single filter group's `hs_object_id` bounds allow
+    (all of them otherwise): a search over a range of ids need not test every record.
+    Every filter is still tested on what is left."""
+    if len(groups) != 1:
+        return ids
+    low, high = 0, len(ids)
+    for search_filter in groups[0]["filters"]:
+        if search_filter["propertyName"] != "hs_object_id":
+            continue
+        value, operator = int(search_filter["value"]), search_filter["operator"]
+        if operator in ("GT", "GTE"):
+            low = max(low, (bisect_right if operator == "GT" else bisect_left)(ids, value))
+        elif operator in ("LT", "LTE"):
+            high = min(high, (bisect_left if operator == "LT" else bisect_right)(ids, value))
+    return ids[low:high]
 
 
 def _search_test(

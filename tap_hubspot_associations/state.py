@@ -13,7 +13,7 @@ epoch milliseconds into one, `parse_iso()` back). An example, mid-pass:
   "progress": {"format": 1, "ids": "search:contacts:1763611200000:1764302400000",
                "version": null, "position": 3000,
                "pending": {"101": "MTAx", "205": null}, "failed": ["307"],
-               "source": {"page_start": 2800, "page_cursor": "2799"}}
+               "source": {"ranges": [["2799", "5400"], ["7100", "9000"]]}}
 }}}
 ```
 
@@ -73,7 +73,7 @@ class Bookmark:
     version: int | None = None
     """The table version of the pass, kept across resumes until it is activated."""
     source: dict[str, Any] = field(default_factory=dict)
-    """What the id source needs to find `position` again (a list cursor)."""
+    """What the id source needs to resume beyond `position` (the ranges of ids left)."""
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -16,8 +16,9 @@ from singer_sdk.singerlib import RecordMessage
 
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.batch_reader import BatchReader, Coverage, association_type_fields
+from tap_hubspot_associations.chains import RangedIds
 from tap_hubspot_associations.errors import MalformedAnswer, TapError
-from tap_hubspot_associations.ids import Ids, ListedIds, SearchedIds
+from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
 from tap_hubspot_associations.state import (
@@ -321,21 +322,16 @@ class AssociationsStream(VersionedStream):
         pair, settings = self.pair, self._settings
         if pair.ids is not None:
             return pair.ids
-        if this_pass.full:
-            return ListedIds(
-                setting=pair.setting,
-                object_type=pair.from_type,
-                client=self._client,
-                api_version=settings.api_version,
-            )
-        assert this_pass.since_ms is not None
-        return SearchedIds(
+        window = None
+        if not this_pass.full:
+            assert this_pass.since_ms is not None
+            window = (this_pass.since_ms, this_pass.until_ms)
+        return RangedIds(
             setting=pair.setting,
             object_type=pair.from_type,
             client=self._client,
             api_version=settings.api_version,
-            since_ms=this_pass.since_ms,
-            until_ms=this_pass.until_ms,
+            window=window,
         )
 
     def _resume_point(self, saved: object, id_list: Ids, this_pass: Pass) -> Bookmark:

@@ -297,6 +297,8 @@ def looping_cursor_server(listing: bool) -> HostileServer:
     def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         if path.endswith("/labels"):
             return json_answer(200, {"results": []})
+        if path.endswith("/search"):  # the highest id, before the listing starts
+            return json_answer(200, {"total": 1, "results": [{"id": "999"}]})
         if method == "GET":
             page = {"results": [{"id": "101"}], "paging": {"next": {"after": "same"}}}
             return json_answer(200, page if listing else {"results": [{"id": "101"}]})

@@ -1,0 +1,414 @@
+"""Ids from several chains at once: the id space cut into ranges, split as chains finish.
+
+In process: the bookkeeping of one chain (its safe point, its split), and `RangedIds`
+against a small fake of list and search. End to end: exactness against the emulator's
+truth with ids spread unevenly, a kill while chains are mid-range, and incremental
+passes by ranges.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from hubspot_emulator import Account, Emulator, Faults
+from tap_hubspot_associations.chains import Chain, RangedIds, saved_ranges
+from tap_hubspot_associations.client import HubSpotClient
+from tap_hubspot_associations.errors import HubSpotError
+from tests.helpers import (
+    DAY_MS,
+    TOKEN,
+    association_records,
+    config_for,
+    iso_utc,
+    last_state,
+    run_and_kill,
+    tap_command,
+)
+
+PAIR = ("contacts", "companies")
+SEARCH = "/crm/objects/2026-03/contacts/search"
+LIST = "/crm/objects/2026-03/contacts"
+
+
+# One chain's bookkeeping --------------------------------------------------------------
+
+
+def test_the_safe_point_is_the_highest_id_with_every_lower_one_completed() -> None:
+    chain = Chain(100, 200)
+    chain.took([110, 120, 130, 140], None)
+    # The reader consumed them at positions 3, 5, 8 and 9 of its merged order.
+    chain.consumed.extend([(3, 110), (5, 120), (8, 130), (9, 140)])
+    chain.settle(5)  # positions 0..4 completed: 110 only
+    assert chain.safe == 110 and not chain.done
+    chain.settle(9)  # 0..8: 120 and 130 as well, not 140
+    assert chain.safe == 130
+    chain.settle(9)
+    assert chain.safe == 130 and chain.settled == 3
+    chain.settle(100)
+    assert chain.safe == 140 and not chain.done, "the range above 140 is not fetched yet"
+    chain.fetched = True
+    assert chain.done
+
+
+def test_a_chain_with_nothing_completed_resumes_from_its_start() -> None:
+    chain = Chain(100, 200)
+    chain.took([150], None)
+    chain.consumed.append((7, 150))
+    chain.settle(7)
+    assert chain.safe == 100 and chain.settled == 0
+
+
+def test_a_split_gives_the_ids_above_a_point_to_a_new_chain() -> None:
+    chain = Chain(0, 1000, remaining=900)
+    chain.took([10, 20, 200], None)
+    assert chain.remaining == 897
+    chain.took([300, 400], 250)
+    assert chain.remaining == 248, "a search's total beats the count"
+    upper = chain.split(700, 100)  # a search found 100 ids above 700
+    assert (chain.position, chain.high, chain.remaining) == (400, 700, 148)
+    assert (upper.low, upper.position, upper.safe, upper.high) == (700, 700, 700, 1000)
+    assert upper.remaining == 100 and upper.handed == 0
+
+
+def test_saved_ranges_are_read_strictly() -> None:
+    chains = saved_ranges({"ranges": [["-1", "5"], ["5", "12345678901234567890"]]})
+    assert chains is not None
+    assert [(c.low, c.high) for c in chains] == [(-1, 5), (5, 12345678901234567890)]
+    assert saved_ranges({"ranges": []}) == []
+    for bad in (
+        {},
+        {"ranges": "x"},
+        {"ranges": [[1, 5]]},
+        {"ranges": [["5", "5"]]},
+        {"ranges": [["7", "5"]]},
+        {"ranges": [["1", "2", "3"]]},
+        {"ranges": [["1e3", "5000"]]},
+        {"page_start": 5, "page_cursor": "abc"},
+    ):
+        assert saved_ranges(bad) is None, bad
+
+
+# RangedIds against a fake of list and search ------------------------------------------
+
+
+class FakeHubSpot:
+    """List and search over a fixed set of ids, as HubSpot answers them, each answer
+    after a short random delay so that chains interleave."""
+
+    def __init__(self, ids: list[int], *, seed: int = 0) -> None:
+        self.ids = sorted(ids)
+        self.searches: list[dict[str, Any]] = []
+        self.listed = 0
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def _pause(self) -> None:
+        with self._lock:
+            delay = self._rng.uniform(0, 0.003)
+        time.sleep(delay)
+
+    def search(
+        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        self._pause()
+        with self._lock:
+            self.searches.append(body)
+        groups = body["filterGroups"]
+        filters = groups[0]["filters"] if groups else []
+        tests = {
+            "GT": lambda a, b: a > b,
+            "GTE": lambda a, b: a >= b,
+            "LT": lambda a, b: a < b,
+            "LTE": lambda a, b: a <= b,
+        }
+        matches = [
+            i for i in self.ids if all(tests[f["operator"]](i, int(f["value"])) for f in filters)
+        ]
+        if body["sorts"][0]["direction"] == "DESCENDING":
+            matches.reverse()
+        offset, limit = int(body.get("after") or 0), body["limit"]
+        assert offset + limit <= 10_000, "past search's cap"
+        page = matches[offset : offset + limit]
+        answer: dict[str, Any] = {
+            "total": len(matches),
+            "results": [{"id": str(i)} for i in page],
+        }
+        if offset + limit < len(matches):
+            answer["paging"] = {"next": {"after": str(offset + limit)}}
+        return answer
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        self._pause()
+        with self._lock:
+            self.listed += 1
+        query = parse_qs(urlsplit(path).query)
+        start = int(query.get("after", ["0"])[0])
+        limit = int(query["limit"][0])
+        answer: dict[str, Any] = {
+            "results": [{"id": str(i)} for i in self.ids[start : start + limit]]
+        }
+        if start + limit < len(self.ids):
+            answer["paging"] = {"next": {"after": str(start + limit)}}
+        return answer
+
+
+def ranged(fake: FakeHubSpot, *, chains: int = 4) -> RangedIds:
+    return RangedIds(
+        setting="associations[0]",
+        object_type="contacts",
+        client=cast(HubSpotClient, fake),
+        api_version="2026-03",
+        search_chains=chains,
+    )
+
+
+def uneven_ids(seed: int) -> list[int]:
+    """Dense runs, sparse stretches and wide gaps, ids beyond 32 bits."""
+    rng = random.Random(seed)
+    ids: set[int] = set()
+    base = 10**11
+    for _ in range(6):
+        start = base + rng.randint(0, 10**9)
+        ids.update(range(start, start + rng.randint(50, 900)))
+    ids.update(rng.sample(range(base, base + 10**9), 700))
+    ids.update(range(base + 10**10, base + 10**10 + 300))  # far above the rest
+    return sorted(ids)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_id_exactly_once_from_several_chains(seed: int) -> None:
+    ids = uneven_ids(seed)
+    fake = FakeHubSpot(ids, seed=seed)
+    read = list(ranged(fake).read_from(0, {}))
+    assert sorted(read) == sorted(map(str, ids))
+    assert len(read) == len(set(read))
+    assert fake.listed > 0
+    assert any(s.get("after") for s in fake.searches), "no range was split"
+
+
+class Shuffled(FakeHubSpot):
+    """Lists ids out of order: the list chain cannot stand for a range of ids then."""
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().get(path, list_key=list_key, cancel=cancel)
+        answer["results"].reverse()
+        return answer
+
+
+class Outside(FakeHubSpot):
+    """Answers a search with an id outside the range it asked for."""
+
+    def search(
+        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().search(path, body, cancel=cancel)
+        if body["limit"] == 200 and answer["results"]:
+            answer["results"][-1] = {"id": str(self.ids[-1] + 1)}
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("fake", "message"),
+    [(Shuffled, "out of ascending order"), (Outside, "out of order or outside")],
+)
+def test_answers_that_would_miss_ids_stop_the_pass(fake: type[FakeHubSpot], message: str):
+    with pytest.raises(HubSpotError, match=message):
+        list(ranged(fake(list(range(1000, 3000)))).read_from(0, {}))
+
+
+def test_no_ids_reads_nothing() -> None:
+    fake = FakeHubSpot([])
+    source = ranged(fake)
+    assert list(source.read_from(0, {})) == []
+    assert source.resume_at(0) == {"ranges": []}
+
+
+def consume(ids: Iterator[str], count: int) -> list[str]:
+    return [next(ids) for _ in range(count)]
+
+
+@pytest.mark.parametrize(("seed", "consumed", "completed"), [(4, 900, 700), (5, 2500, 2500)])
+def test_a_resume_reads_what_the_completed_prefix_leaves(
+    seed: int, consumed: int, completed: int
+) -> None:
+    """A pass stopped after its reader took `consumed` ids of which it completed the
+    first `completed`: the saved ranges hold every other id (and the redone ones only
+    below each chain's first gap)."""
+    ids = uneven_ids(seed)
+    first = ranged(FakeHubSpot(ids, seed=seed))
+    reading = iter(first.read_from(0, {}))
+    taken = consume(reading, consumed)
+    source = first.resume_at(completed)
+    cast(Any, reading).close()
+    assert source["ranges"]
+    second = ranged(FakeHubSpot(ids, seed=seed + 100))
+    again = list(second.read_from(completed, json.loads(json.dumps(source))))
+    assert set(taken[:completed]) | set(again) == set(map(str, ids))
+    assert len(again) == len(set(again))
+    # Nothing completed is read again: every chain's completed ids are a prefix of it.
+    assert not set(taken[:completed]) & set(again)
+    # A second resume of the resumed pass, before it read anything, keeps its ranges.
+    third = ranged(FakeHubSpot(ids, seed=seed + 200))
+    reading = iter(third.read_from(completed, source))
+    assert third.resume_at(completed) == source
+    cast(Any, reading).close()
+
+
+def test_a_resume_mid_pass_of_a_resumed_pass() -> None:
+    ids = uneven_ids(6)
+    first = ranged(FakeHubSpot(ids))
+    reading = iter(first.read_from(0, {}))
+    taken = consume(reading, 1200)
+    source = first.resume_at(1000)
+    cast(Any, reading).close()
+    second = ranged(FakeHubSpot(ids, seed=9))
+    reading = iter(second.read_from(1000, source))
+    taken += consume(reading, 800)
+    source = second.resume_at(1500)
+    cast(Any, reading).close()
+    done = set(taken[:1000]) | set(taken[1200:1700])
+    rest = list(ranged(FakeHubSpot(ids, seed=10)).read_from(1500, source))
+    assert done | set(rest) == set(map(str, ids))
+
+
+# End to end --------------------------------------------------------------------------
+
+
+def uneven_account(seed: int) -> tuple[Account, list[int]]:
+    """Contacts with companies, ids spread unevenly (runs, gaps, strays), half of them
+    without associations."""
+    account = Account()
+    ids = uneven_ids(seed)
+    with_companies = ids[::2]
+    account.seed(*PAIR, with_companies, seed=seed, max_targets=6)
+    account.add_objects("contacts", ids[1::2])
+    return account, ids
+
+
+def chains_config(emulator: Emulator, **settings: Any) -> dict[str, Any]:
+    config = config_for(emulator, {}, batch_size=200, **settings)
+    config["associations"] = [{"from": "contacts", "to": "companies"}]
+    return config
+
+
+@pytest.mark.e2e
+def test_a_full_pass_by_ranges_gives_the_exact_truth(start_emulator, run_tap) -> None:
+    account, ids = uneven_account(7)
+    emulator = start_emulator(
+        account, page_size=4, faults=Faults(latency_seconds=0.03), search_lag_seconds=0
+    )
+    run = run_tap(chains_config(emulator), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == account.truth(*PAIR, ids)
+    first_reads = [i for b in emulator.stats.batches for i, after in b if after is None]
+    assert sorted(first_reads) == sorted(map(str, ids)), "an id read twice or never"
+    assert emulator.stats.requests[LIST] > 0
+    assert any(s.get("after") for s in emulator.stats.searches), "no range was split"
+    assert emulator.stats.statuses[400] == 0 and emulator.stats.statuses[429] == 0
+
+
+@pytest.mark.e2e
+def test_a_kill_while_chains_are_mid_range_resumes_them(start_emulator, tmp_path: Path) -> None:
+    account, ids = uneven_account(8)
+    emulator = start_emulator(
+        account, page_size=4, faults=Faults(latency_seconds=0.02), search_lag_seconds=0
+    )
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(chains_config(emulator, max_concurrency=2)))
+
+    def mid_ranges(message: dict) -> bool:
+        saved = message.get("value", {}).get("bookmarks", {}).get("contacts_to_companies", {})
+        progress = saved.get("progress", {})
+        return progress.get("position", 0) >= 1500 and len(progress["source"]["ranges"]) >= 3
+
+    first, killed = run_and_kill(tap_command(config_path), mid_ranges)
+    assert killed
+    saved = last_state(first)["bookmarks"]["contacts_to_companies"]["progress"]
+    emulator.wait_idle()
+    listed, read_before = emulator.stats.requests[LIST], len(emulator.stats.batches)
+    searches_before = len(emulator.stats.searches)
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(last_state(first)))
+    second, killed = run_and_kill(tap_command(config_path, state_path), lambda m: False)
+    assert not killed
+    records = set(association_records(first)) | set(association_records(second))
+    assert records == account.truth(*PAIR, ids)
+    assert emulator.stats.requests[LIST] == listed, "the resumed pass listed from the start"
+    read_again = [i for b in emulator.stats.batches[read_before:] for i, after in b if not after]
+    assert len(read_again) <= len(ids) - saved["position"]
+    # The resumed pass searched the saved ranges, each from its safe point.
+    starts = {
+        (f["value"])
+        for s in emulator.stats.searches[searches_before:]
+        for f in s["filterGroups"][0]["filters"]
+        if f["operator"] == "GT"
+    }
+    assert {low for low, _ in saved["source"]["ranges"]} <= starts
+
+
+@pytest.mark.e2e
+def test_an_incremental_pass_by_ranges_gives_the_exact_truth(start_emulator, run_tap) -> None:
+    account, ids = uneven_account(9)
+    now = int(time.time() * 1000)
+    rng = random.Random(9)
+    changed = sorted(rng.sample(ids, len(ids) // 3))
+    account.modify("contacts", changed, at=now - DAY_MS)
+    emulator = start_emulator(
+        account, page_size=4, faults=Faults(latency_seconds=0.03), search_lag_seconds=0
+    )
+    config = chains_config(emulator, start_date=iso_utc(now - 2 * DAY_MS), full_pass_every_days=0)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == account.truth(*PAIR, changed)
+    assert emulator.stats.requests[LIST] == 0
+    assert any(s.get("after") for s in emulator.stats.searches), "no range was split"
+    for search in emulator.stats.searches:
+        (group,) = search["filterGroups"]
+        names = [f["propertyName"] for f in group["filters"]]
+        assert names.count("lastmodifieddate") == 2, search
+    first_reads = [i for b in emulator.stats.batches for i, after in b if after is None]
+    assert sorted(first_reads) == sorted(map(str, changed))
+
+
+@pytest.mark.e2e
+def test_the_emulator_searches_ids_both_ways_within_bounds(start_emulator) -> None:
+    account = Account()
+    account.add_objects("contacts", [*range(100, 130), 10**15])
+    emulator = start_emulator(account, search_lag_seconds=0)
+
+    def search(low: tuple[str, int], high: tuple[str, int], direction: str, **extra: Any):
+        filters = [
+            {"propertyName": "hs_object_id", "operator": operator, "value": str(value)}
+            for operator, value in (low, high)
+        ]
+        body = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": direction}],
+            "limit": 3,
+            **extra,
+        }
+        answer = requests.post(
+            emulator.url + SEARCH, json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        return [int(r["id"]) for r in found["results"]], found["total"]
+
+    assert search(("GT", 104), ("LTE", 120), "DESCENDING", after="2") == ([118, 117, 116], 16)
+    assert search(("GTE", 104), ("LT", 106), "ASCENDING") == ([104, 105], 2)
+    assert search(("GT", 128), ("LTE", 10**15), "ASCENDING") == ([129, 10**15], 2)
+    assert search(("GTE", 0), ("LT", 100), "DESCENDING") == ([], 0)

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import (
+    CAPTURED_OUTPUT,
     ROOT,
+    assert_no_secrets,
     association_records,
     clean_env,
     config_for,
@@ -110,6 +112,8 @@ def test_built_package_installs_and_runs(kind, dist, tmp_path, start_emulator) -
         env=clean_env(),
         timeout=120,
     )
+    CAPTURED_OUTPUT.extend((run.stdout, run.stderr))
+    assert_no_secrets(run.stdout, run.stderr)
     assert run.returncode == 0, run.stderr
     assert set(association_records(parse_messages(run.stdout))) == truth_of(account, pairs)
 

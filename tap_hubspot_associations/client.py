@@ -11,9 +11,11 @@ correlation id; secrets never enter a message.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import http.client
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +27,8 @@ import backoff
 import msgspec
 import requests
 import urllib3
+import urllib3.connection
+from requests.adapters import HTTPAdapter
 from singer_sdk import metrics
 
 from tap_hubspot_associations.errors import (
@@ -237,6 +241,75 @@ class Reply:
     """The request's path and query, for messages."""
 
 
+_deadline = threading.local()
+"""The monotonic time by which the answer being read in this thread must be whole."""
+
+
+class _DeadlineConnectionMixin:
+    """A connection that gives up reading an answer's status line and headers at the
+    deadline `send_once` set: a read timeout restarts with every byte, so a server
+    dripping its headers would otherwise hold the request for as long as it likes."""
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> Any:
+        deadline: float | None = getattr(_deadline, "at", None)
+        timer = None
+        if deadline is not None:
+            timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._cut)
+            timer.daemon = True
+            timer.start()
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _cut(self) -> None:
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _DeadlineHTTPConnection(_DeadlineConnectionMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnectionMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connections keep `send_once`'s deadline for the headers."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _DeadlineHTTPPool,
+            "https": _DeadlineHTTPSPool,
+        }
+
+
+def hubspot_session(*, pool_size: int, user_agent: str) -> requests.Session:
+    """The session every request of the run goes through: pooled connections, each
+    answer read whole within its deadline."""
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 def send_once(
     session: requests.Session,
     method: str,
@@ -268,6 +341,7 @@ def send_once(
     path = urlsplit(url).path
     status: int | None = None
     try:
+        _deadline.at = time.monotonic() + timeout
         try:
             response = session.request(
                 method,
@@ -282,7 +356,11 @@ def send_once(
         except requests.Timeout:
             raise Transient("timed out") from None
         except requests.RequestException as exc:
+            if time.monotonic() >= _deadline.at:
+                raise Transient("timed out") from None
             raise Transient(f"connection failed ({type(exc).__name__})") from None
+        finally:
+            _deadline.at = None
         status = response.status_code
         read_whole = False
         try:

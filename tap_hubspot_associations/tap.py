@@ -6,8 +6,6 @@ import sys
 from functools import cached_property
 from typing import ClassVar
 
-import requests
-from requests.adapters import HTTPAdapter
 from singer_sdk import Stream
 from singer_sdk.helpers.capabilities import (
     CapabilitiesEnum,
@@ -16,7 +14,7 @@ from singer_sdk.helpers.capabilities import (
 )
 
 from tap_hubspot_associations.auth import Auth, OAuthToken, StaticToken
-from tap_hubspot_associations.client import HubSpotClient, RequestMetrics
+from tap_hubspot_associations.client import HubSpotClient, RequestMetrics, hubspot_session
 from tap_hubspot_associations.errors import HubSpotError, IncompleteSyncError, MalformedAnswer
 from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, ObjectTypes
 from tap_hubspot_associations.paths import TOKEN_PATH
@@ -59,11 +57,10 @@ class TapHubSpotAssociations(EndOfRunTap):
     def client(self) -> HubSpotClient:
         """The one client every stream shares: one token, one rate budget."""
         settings = self.settings
-        session = requests.Session()
-        session.headers["User-Agent"] = f"{self.name}/{self.plugin_version}"
-        pool = HTTPAdapter(pool_connections=4, pool_maxsize=settings.max_concurrency + 2)
-        session.mount("https://", pool)
-        session.mount("http://", pool)
+        session = hubspot_session(
+            pool_size=settings.max_concurrency + 2,
+            user_agent=f"{self.name}/{self.plugin_version}",
+        )
         metrics = RequestMetrics(logger=self.metrics_logger)
         auth: Auth
         if settings.access_token is not None:

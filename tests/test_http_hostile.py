@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tap_hubspot_associations.auth import OAuthToken
-from tap_hubspot_associations.client import send_once
+from tap_hubspot_associations.client import hubspot_session, send_once
 from tap_hubspot_associations.errors import HubSpotError, Transient
 from tests.helpers import RecordingEvent, gzip_bomb
 
@@ -134,6 +134,28 @@ def test_a_server_dripping_the_body_is_cut_off_at_the_deadline(serve) -> None:
     with pytest.raises(Transient, match="timed out"):
         get(server.url, timeout=1.0)
     assert time.monotonic() - started < NO_HANG
+
+
+def test_a_server_dripping_its_headers_is_cut_off_at_the_deadline(serve) -> None:
+    """A read timeout restarts with every byte: only the tap's session keeps one deadline
+    for the status line and headers too."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 2000
+
+    def drip(conn: socket.socket) -> bool:
+        for byte in head:
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                return False
+            time.sleep(0.05)
+        return False
+
+    server = serve(drip)
+    session = hubspot_session(pool_size=2, user_agent="test")
+    started = time.monotonic()
+    with pytest.raises(Transient, match="timed out"):
+        get(server.url, session=session, timeout=1.0)
+    assert time.monotonic() - started < NO_HANG  # the drip alone takes 100 s
 
 
 def test_a_gzip_bomb_stops_at_the_cap(serve) -> None:

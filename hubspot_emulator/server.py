@@ -261,23 +261,12 @@ class Emulator:
         limit = self.dialect.secondly_limit
         if limit is None:
             return None
-        with self._lock:
-            now = self.clock.monotonic()
-            while self._second and self._second[0] <= now - 1.0:
-                self._second.popleft()
-            if len(self._second) < limit:
-                self._second.append(now)
-                return None
-        body = {
-            "status": "error",
-            "message": "You have reached your secondly limit.",
-            "errorType": "RATE_LIMIT",
-            "correlationId": str(uuid.uuid4()),
-            "policyName": "SECONDLY",
-            "groupName": "publicapi",
-        }
-        self.count_status(429)
-        return _Reply(429, body=_json(body))
+        refused = _per_second(self._lock, self._second, limit, self.clock.monotonic())
+        if refused is not None:
+            refused["groupName"] = "publicapi"
+            self.count_status(429)
+            return _Reply(429, body=_json(refused))
+        return None
 
     def _list(self, object_type: str, query: dict[str, list[str]]) -> _Reply:
         limit = min(int(query.get("limit", ["10"])[0]), 100)
@@ -370,22 +359,13 @@ class Emulator:
 
     def _search_rate_limited(self) -> _Reply | None:
         """Search's own limit: `search_per_second` in any second, with no headers."""
-        with self._lock:
-            now = self.clock.monotonic()
-            while self._search_window and self._search_window[0] <= now - 1.0:
-                self._search_window.popleft()
-            if len(self._search_window) < self.search_per_second:
-                self._search_window.append(now)
-                return None
-        body = {
-            "status": "error",
-            "message": "You have reached your secondly limit.",
-            "errorType": "RATE_LIMIT",
-            "correlationId": str(uuid.uuid4()),
-            "policyName": "SECONDLY",
-            "requestId": uuid.uuid4().hex,
-        }
-        return _Reply(429, body=_json(body))
+        refused = _per_second(
+            self._lock, self._search_window, self.search_per_second, self.clock.monotonic()
+        )
+        if refused is None:
+            return None
+        refused["requestId"] = uuid.uuid4().hex
+        return _Reply(429, body=_json(refused))
 
     def _labels(self, from_type: str, to_type: str) -> _Reply:
         kinds = sorted(self.account.labels(from_type, to_type), key=lambda k: (k[0], k[1]))
@@ -942,6 +922,25 @@ def _search_test(
     compare = _OPERATORS[search_filter["operator"]]
     value = int(search_filter["value"])
     return lambda values: compare(values[name], value)
+
+
+def _per_second(
+    lock: threading.Lock, window: deque[float], limit: int, now: float
+) -> dict[str, Any] | None:
+    """Take a slot of a one-second window; HubSpot's `SECONDLY` 429 body when it is full."""
+    with lock:
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) < limit:
+            window.append(now)
+            return None
+    return {
+        "status": "error",
+        "message": "You have reached your secondly limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": "SECONDLY",
+    }
 
 
 def _json(value: object) -> bytes:

@@ -186,10 +186,14 @@ class RateBudget:
 
     def _held_by_others(self, now: float) -> int:
         """Slots other clients of the app hold: the most any response of the last window
-        implied (each one alone may miss a few, as our own dates are estimates)."""
+        implied (each one alone may miss a few, as our own dates are estimates), and one
+        more while there are any."""
         while self._others and self._others[0][0] <= now - self.window:
             self._others.popleft()
-        return max((held for _, held in self._others), default=0)
+        held = max((held for _, held in self._others), default=0)
+        # Requests in flight together reach HubSpot in any order, so a count can miss one
+        # of ours or theirs: when others share the window, one slot more is left to them.
+        return held + 1 if held else 0
 
     def _forget_before(self, horizon: float) -> None:
         del self._done[: bisect.bisect_right(self._done, horizon)]

@@ -190,7 +190,9 @@ def test_the_budget_keeps_under_every_announced_limit() -> None:
     }
     budget.release(budget.acquire(never) or 0.0, headers)
     assert budget.limit == 10
-    assert free_slots(budget) == 2, "slots other clients hold (remaining 2) stay free"
+    # 3 of ours in the window, 2 remaining of 10: others hold 5, and one more is left
+    # to them while they share the window (arrival order is uncertain by one).
+    assert free_slots(budget) == 1, "slots other clients hold stay free, with one to spare"
 
 
 def free_slots(budget: RateBudget) -> int:

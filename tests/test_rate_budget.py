@@ -154,3 +154,73 @@ def test_no_request_of_this_second_remaining_pauses_for_a_second() -> None:
     assert not free_now(budget)
     clock.now += 1.0
     assert free_now(budget)
+
+
+def free_slots_now(budget: RateBudget) -> int:
+    """How many requests could go at once (each taken and answered on the spot)."""
+    taken = 0
+    while free_now(budget):
+        taken += 1
+        if taken > 1000:
+            break
+    return taken
+
+
+def test_only_our_requests_in_the_window_count_as_ours() -> None:
+    """Three of ours aged out of the 2 s window, one in it: HubSpot's `Remaining: 7` of
+    10 then leaves 2 to others (and one more while they share), 6 to us."""
+    clock = Clock()
+    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
+    window = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Interval-Milliseconds": "2000"}
+    first = budget.acquire(threading.Event())
+    assert first is not None
+    budget.release(first, window)
+    for _ in range(2):
+        sent = budget.acquire(threading.Event())
+        assert sent is not None
+        budget.release(sent, window)
+    clock.now += 2.5
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    budget.release(sent, {**window, "X-HubSpot-RateLimit-Remaining": "7"})
+    assert free_slots_now(budget) == 6
+
+
+def test_other_clients_share_is_forgotten_after_a_window() -> None:
+    clock = Clock()
+    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
+    window = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Interval-Milliseconds": "1000"}
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    budget.release(sent, {**window, "X-HubSpot-RateLimit-Remaining": "2"})
+    clock.now += 1.5
+    assert free_slots_now(budget) == 10
+
+
+def test_an_announced_limit_of_zero_is_not_one() -> None:
+    clock = Clock()
+    budget = answered_budget(clock, **{"X-HubSpot-RateLimit-Max": "0"})
+    assert budget.limit == 100
+
+
+def test_a_wait_of_exactly_the_cap_is_obeyed() -> None:
+    assert announced_wait({"Retry-After": "300"}, "Retry-After", 300) == 300.0
+
+
+def test_a_429_waits_at_least_50_ms_when_the_window_frees_at_once() -> None:
+    clock = Clock()
+    budget = answered_budget(clock)
+    clock.now += 9.9  # the one request, answered at once, ages out of the window in 0.1 s
+    assert budget.wait_after_429({}) == pytest.approx(0.1)
+    clock.now += 0.09
+    assert budget.wait_after_429({}) == 0.05
+
+
+def test_no_slot_is_held_back_when_no_other_client_shares_the_window() -> None:
+    clock = Clock()
+    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
+    window = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Interval-Milliseconds": "1000"}
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    budget.release(sent, {**window, "X-HubSpot-RateLimit-Remaining": "9"})
+    assert free_slots_now(budget) == 9

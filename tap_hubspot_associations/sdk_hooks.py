@@ -127,7 +127,7 @@ class HookedStream(Stream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.logger.addFilter(_ExpectedFailureFilter())
+        self.logger.addFilter(_UnhandledErrorLineFilter())
 
     def pass_through_message(self, record: dict[str, Any]) -> RecordMessage | None:
         return None
@@ -195,7 +195,7 @@ class EndOfRunTap(Tap):
         os._exit(128 + signum)
 
 
-class _ExpectedFailureFilter(logging.Filter):
+class _UnhandledErrorLineFilter(logging.Filter):
     """Drops the SDK's "unhandled error" line: the tap's command line logs every error
     that ends a run itself, as one line."""
 

@@ -33,7 +33,7 @@ Behaviour = Callable[[socket.socket], bool]
 """Answers one request on the socket; True keeps the connection for the next one."""
 
 
-class HostileServer:
+class RawServer:
     """A loopback HTTP server answering every request with `behave`."""
 
     def __init__(self, behave: Behaviour) -> None:
@@ -103,11 +103,11 @@ def _read_request(conn: socket.socket) -> bytes:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Behaviour], HostileServer]]:
-    started: list[HostileServer] = []
+def serve() -> Iterator[Callable[[Behaviour], RawServer]]:
+    started: list[RawServer] = []
 
-    def start(behave: Behaviour) -> HostileServer:
-        server = HostileServer(behave)
+    def start(behave: Behaviour) -> RawServer:
+        server = RawServer(behave)
         started.append(server)
         return server
 

@@ -188,11 +188,8 @@ def test_only_our_requests_in_the_window_count_as_ours() -> None:
 
 def test_other_clients_share_is_forgotten_after_a_window() -> None:
     clock = Clock()
-    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
     window = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Interval-Milliseconds": "1000"}
-    sent = budget.acquire(threading.Event())
-    assert sent is not None
-    budget.release(sent, {**window, "X-HubSpot-RateLimit-Remaining": "2"})
+    budget = answered_budget(clock, **{**window, "X-HubSpot-RateLimit-Remaining": "2"})
     clock.now += 1.5
     assert free_slots_now(budget) == 10
 
@@ -218,9 +215,6 @@ def test_a_429_waits_at_least_50_ms_when_the_window_frees_at_once() -> None:
 
 def test_no_slot_is_held_back_when_no_other_client_shares_the_window() -> None:
     clock = Clock()
-    budget = RateBudget(max_requests=100, max_wait=300, clock=clock)
     window = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Interval-Milliseconds": "1000"}
-    sent = budget.acquire(threading.Event())
-    assert sent is not None
-    budget.release(sent, {**window, "X-HubSpot-RateLimit-Remaining": "9"})
+    budget = answered_budget(clock, **{**window, "X-HubSpot-RateLimit-Remaining": "9"})
     assert free_slots_now(budget) == 9

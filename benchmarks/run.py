@@ -237,8 +237,19 @@ def memory_account() -> tuple[Account, dict[str, Any]]:
     return account, {"rate_limit": RateLimit(max_requests=100_000)}
 
 
+def listed_account(count: int) -> Callable[[], tuple[Account, dict[str, Any]]]:
+    """`count` contacts, a hundredth of them with companies."""
+
+    def build() -> tuple[Account, dict[str, Any]]:
+        account = seeded(count // 100, max_targets=5)
+        account.add_objects("contacts", range(10**12, 10**12 + count - count // 100))
+        return account, {"rate_limit": RateLimit(max_requests=100_000)}
+
+    return build
+
+
 def memory(workdir: Path) -> None:
-    print("Memory, ids from ids_file, no latency:")
+    print("Memory, no latency:")
     for count in (100_000, 1_000_000):
         ids_path = write_ids(workdir / f"mem_ids_{count}.txt", count)
         emulator = EmulatorProcess(memory_account)
@@ -247,7 +258,21 @@ def memory(workdir: Path) -> None:
         )
         emulator.finish()
         print(
-            f"  {count:>9,} ids  peak RSS {peak_kib / 1024:6.1f} MiB  "
+            f"  {count:>9,} ids from ids_file  peak RSS {peak_kib / 1024:6.1f} MiB  "
+            f"({records:,} records, {wall:.1f} s)"
+        )
+    for count in (100_000, 1_000_000):
+        emulator = EmulatorProcess(listed_account(count))
+        settings = {
+            "max_requests_per_10s": 1000,
+            "associations": [{"from": "contacts", "to": "companies"}],
+        }
+        records, wall, _, peak_kib = run_tap(
+            {**config(emulator.url, workdir / "unused"), **settings}, workdir
+        )
+        emulator.finish()
+        print(
+            f"  {count:>9,} ids listed        peak RSS {peak_kib / 1024:6.1f} MiB  "
             f"({records:,} records, {wall:.1f} s)"
         )
 

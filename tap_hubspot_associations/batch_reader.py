@@ -23,7 +23,7 @@ import backoff
 
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, HubSpotError
-from tap_hubspot_associations.ids import Ids, is_record_id
+from tap_hubspot_associations.ids import MAX_NUMERIC_ID, Ids, is_record_id
 from tap_hubspot_associations.state import Bookmark
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
@@ -300,13 +300,16 @@ class BatchReader:
             if not isinstance(kinds, list):
                 raise ValueError(kinds)
             for kind in kinds:
+                category, type_id, label = association_type(kind, self._category_of)
                 records.append(
                     {
                         "from_object_type": self._from_type,
                         "from_id": from_id,
                         "to_object_type": self._to_type,
                         "to_id": to_id,
-                        **association_type_fields(kind, self._category_of),
+                        "category": category,
+                        "type_id": type_id,
+                        "label": label,
                     }
                 )
         return records
@@ -342,32 +345,41 @@ class BatchReader:
 def association_type_fields(
     kind: object, category_of: Callable[[int], str] | None = None
 ) -> Record:
-    """The fields of a record naming one association type, of an association or of a
+    """The fields of a record naming one association type (see `association_type`)."""
+    category, type_id, label = association_type(kind, category_of)
+    return {"category": category, "type_id": type_id, "label": label}
+
+
+def association_type(
+    kind: object, category_of: Callable[[int], str] | None = None
+) -> tuple[str, int, str | None]:
+    """Category, type id and label of one association type, of an association or of a
     label definition; ValueError unless `kind` holds exactly what HubSpot sends.
 
     Some of HubSpot's documents show association types without `category`: then
-    `category_of` gives it, from the pair's label definitions.
+    `category_of` gives it, from the pair's label definitions. (Exact type checks: this
+    runs for every record, and JSON gives dicts, ints and strings, never subclasses.)
     """
-    if not isinstance(kind, Mapping):
+    if type(kind) is not dict:
         raise ValueError(kind)
     type_id, label = kind["typeId"], kind.get("label")
-    if not isinstance(type_id, int) or isinstance(type_id, bool) or not 0 <= type_id < 2**63:
+    if type(type_id) is not int or not 0 <= type_id < 2**63:  # a bool's type is bool
         raise ValueError(type_id)
     if "category" in kind or category_of is None:
         category = kind["category"]
     else:
         category = category_of(type_id)
-    if not isinstance(category, str) or not category:
+    if type(category) is not str or not category:
         raise ValueError(category)
-    if label is not None and not isinstance(label, str):
+    if label is not None and type(label) is not str:
         raise ValueError(label)
-    return {"category": category, "type_id": type_id, "label": label}
+    return category, type_id, label
 
 
 def _record_id(value: object) -> str:
     """A record id HubSpot sent as a number (as observed) or a string (as documented)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
+    if type(value) is int and 0 <= value < MAX_NUMERIC_ID:  # a bool's type is bool
+        return str(value)
     if not is_record_id(value):
         raise ValueError(value)
     assert isinstance(value, str)

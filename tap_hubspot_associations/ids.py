@@ -18,6 +18,8 @@ from tap_hubspot_associations.errors import ConfigError
 RECORD_ID = re.compile(r"0|[1-9][0-9]{0,19}")
 """A HubSpot record id as the tap keeps it: up to 20 decimal digits (ids exceed 32 bits),
 without leading zeros, so that one record has one id (`0001` would be a second key)."""
+MAX_NUMERIC_ID = 10**20
+"""The first number too long to be a record id (`RECORD_ID`: 20 digits at most)."""
 MAX_ID_LINE_BYTES = 1024
 """An id has at most 20 digits; a line this long holds none."""
 

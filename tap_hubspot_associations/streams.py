@@ -6,13 +6,10 @@ import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib import RecordMessage
 
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.batch_reader import BatchReader, Coverage, association_type_fields
@@ -150,7 +147,6 @@ class AssociationsStream(VersionedStream):
         self.pass_kind: PassKind = "not run"
         self.failures: list[str] = []
         self._categories: dict[int, str] | None = None
-        self._extracted_at = datetime.now(timezone.utc)
 
     @property
     def batch_read_path(self) -> str:
@@ -198,8 +194,8 @@ class AssociationsStream(VersionedStream):
             logger=self.logger,
         )
         for records in reader.batches():
-            self._extracted_at = datetime.now(timezone.utc)
-            yield from records
+            if not self.write_records(records, time_extracted=datetime.now(timezone.utc)):
+                yield from records
             done = reader.bookmark()
             state[PROGRESS_KEY] = done.to_state()
             self._emit_state()
@@ -239,41 +235,11 @@ class AssociationsStream(VersionedStream):
         return self._categories.get(type_id, UNKNOWN_CATEGORY)
 
     @override
-    def pass_through_message(self, record: dict[str, Any]) -> RecordMessage | None:
-        """Wrap our records as they are when nothing would change them.
-
-        The SDK's path copies each record to drop deselected fields, conforms its types
-        and runs the stream maps: about half the tap's CPU per record. Our records have
-        exactly the schema's fields and types, so unless a field is deselected or a
-        stream map or flattening is configured, the message is the record itself, dated
-        by the response it came in.
-        """
-        if not self._records_pass_through:
-            return None
-        return RecordMessage(
-            stream=self.name,
-            record=record,
-            version=sdk_hooks.table_version(self),
-            time_extracted=self._extracted_at,
-        )
-
-    @override
     def generate_child_contexts(
         self, record: dict[str, Any], context: Context | None
     ) -> Iterable[dict[str, Any] | None]:
         """None: this stream has no child streams, and the SDK copies each context."""
         return ()
-
-    @cached_property
-    def _records_pass_through(self) -> bool:
-        maps = self.stream_maps
-        return (
-            len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not maps[0].flattening_enabled
-            and maps[0].stream_alias == self.name
-            and all(self.mask[("properties", name)] for name in self.schema["properties"])
-        )
 
     def end_run(self) -> None:
         """The whole run is over: the next one is a full pass of this stream."""

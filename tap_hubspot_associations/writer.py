@@ -34,12 +34,21 @@ class RecordBufferingWriter(MsgSpecWriter):
     def write_message(self, message: Message) -> None:
         self._held += self.format_message(message)
         if len(self._held) >= FLUSH_BYTES or not isinstance(message, RecordMessage):
-            self.writing = True
-            try:
-                sys.stdout.buffer.write(SECRETS.redact_bytes(bytes(self._held)))
-                sys.stdout.flush()
-            except BrokenPipeError:
-                raise OutputClosed from None
-            finally:
-                self.writing = False
-            self._held.clear()
+            self._flush()
+
+    def write_record_lines(self, lines: bytes) -> None:
+        """Hold RECORD lines encoded elsewhere (a batch's records at once)."""
+        self._held += lines
+        if len(self._held) >= FLUSH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.writing = True
+        try:
+            sys.stdout.buffer.write(SECRETS.redact_bytes(bytes(self._held)))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
+        finally:
+            self.writing = False
+        self._held.clear()

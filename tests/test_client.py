@@ -303,3 +303,110 @@ def test_the_daily_allowance_is_summed_up_and_a_heavy_run_flagged() -> None:
     stats.answered({"X-HubSpot-RateLimit-Daily-Remaining": "170000"})
     summary = stats.daily_summary()
     assert summary is not None and summary[1]
+
+
+CORRELATION = {"X-HubSpot-Correlation-Id": "hdr-7f3a"}
+REJECTED = f"HubSpot rejected GET {API_PATH}"
+
+
+def body_of(value: dict[str, Any]) -> bytes:
+    return json.dumps(value).encode()
+
+
+@pytest.mark.parametrize(
+    ("canned", "message"),
+    [
+        (
+            Canned(400, body_of({"message": "Bad\n  input", "correlationId": "b-1"}), CORRELATION),
+            f"{REJECTED} (400): Bad input (correlation id b-1)",
+        ),
+        (
+            Canned(404, body_of({"category": "OBJECT_NOT_FOUND"}), CORRELATION),
+            f"{REJECTED} (404): OBJECT_NOT_FOUND (correlation id hdr-7f3a)",
+        ),
+        (Canned(400, body_of({"status": "error"})), f"{REJECTED} (400): no message"),
+        (
+            Canned(404, b"<html>", {"Content-Type": "text/html; charset=utf-8", **CORRELATION}),
+            f"{REJECTED} (404): OK, text/html body (correlation id hdr-7f3a)",
+        ),
+        (Canned(404, b"", {}, ""), f"{REJECTED} (404): no reason, no content type body"),
+        (
+            Canned(400, body_of({"message": "m" * 600, "correlationId": "c\n" * 150})),
+            f"{REJECTED} (400): {'m' * 500} (correlation id {'c ' * 100})",
+        ),
+    ],
+    ids=["message", "category", "neither", "not json", "nothing", "long"],
+)
+def test_an_error_names_hubspots_message_and_correlation_id(canned: Canned, message: str) -> None:
+    with pytest.raises(HubSpotError) as raised:
+        client_with(Transport(canned)).get(API_PATH, list_key="results", cancel=RecordingEvent())
+    assert str(raised.value) == message
+
+
+def test_the_header_names_are_matched_as_http_has_them_case_blind() -> None:
+    headers = {"x-hubspot-correlation-id": "lower-1", "content-type": "text/plain"}
+    with pytest.raises(HubSpotError) as raised:
+        client_with(Transport(Canned(404, b"x", headers, "Not Found"))).get(
+            API_PATH, list_key="results", cancel=RecordingEvent()
+        )
+    assert str(raised.value).endswith("(404): Not Found, text/plain body (correlation id lower-1)")
+
+
+def test_every_request_carries_the_token_and_asks_for_json() -> None:
+    transport = Transport(Canned())
+    client = client_with(transport)
+    client.post(API_PATH + "/search", {"limit": 1}, list_key="results", cancel=RecordingEvent())
+    client.get(API_PATH, list_key="results")
+    for request in transport.requests:
+        assert request.headers["Authorization"] == "Bearer pat-na1-client-test"
+        assert request.headers["Accept"] == "application/json"
+    assert [(r.method, r.url) for r in transport.requests] == [
+        ("POST", f"{API}{API_PATH}/search"),
+        ("GET", f"{API}{API_PATH}"),
+    ]
+    assert json.loads(transport.requests[0].body or b"") == {"limit": 1}
+
+
+def test_retries_are_logged_with_their_cause_and_wait_and_counted() -> None:
+    lines = Lines()
+    logger = logging.getLogger("tests.client")
+    logger.addHandler(lines)
+    try:
+        transport = Transport(
+            Canned(429, body_of({"policyName": "TEN_SECONDLY_ROLLING"}), {"Retry-After": "7"}),
+            Canned(429, b"", {"Retry-After": "2"}),
+            Canned(503, b"", {"Retry-After": "3", **CORRELATION}, "Unavailable"),
+            Canned(423, b"", {}, "Locked"),
+            Canned(),
+        )
+        client = client_with(transport, max_retries=2)
+        cancel = RecordingEvent()
+        assert client.get(API_PATH, list_key="results", cancel=cancel) == RESULT
+    finally:
+        logger.removeHandler(lines)
+    assert lines.messages == [
+        f"GET {API_PATH}: 429 rate limited (TEN_SECONDLY_ROLLING); retrying in 7.0 s",
+        f"GET {API_PATH}: 429 rate limited (no policy); retrying in 2.0 s",
+        f"GET {API_PATH}: HTTP 503 Unavailable, no content type body (correlation id "
+        "hdr-7f3a); retrying in 3.0 s",
+        f"GET {API_PATH}: HTTP 423 Locked, no content type body; retrying in 2.0 s",
+    ]
+    assert cancel.waits == [7.0, 2.0, 3.0, 2.0]
+    stats = client.stats
+    assert (stats.requests, stats.retries, stats.rate_limited) == (5, 2, 2)
+
+
+def test_the_api_url_may_end_with_a_slash() -> None:
+    transport = Transport(Canned())
+    client = HubSpotClient(
+        api_url=API + "/",
+        auth=StaticToken("pat-na1-client-test"),
+        session=session_with(transport),
+        max_retries=0,
+        read_timeout=5,
+        logger=logging.getLogger("tests.client"),
+        budget=RateBudget(max_requests=10),
+        search_budget=RateBudget(max_requests=5, window=1.0),
+    )
+    client.get(API_PATH, list_key="results")
+    assert transport.requests[0].url == API + API_PATH

@@ -123,6 +123,57 @@ def test_deselected_fields_and_stream_maps_still_apply(run_tap, tmp_path, CONFIG
     assert {(r["from_id"], r["to_id"], r["category"], r["type_id"]) for r in records} == expected
 
 
+@pytest.mark.parametrize("versioned", [True, False])
+def test_records_written_a_batch_at_a_time_are_what_the_sdks_path_writes(
+    run_tap, CONFIG, versioned
+) -> None:
+    """Flattening (a no-op on these flat records) sends records through the SDK's own
+    per-record path; without it they are written a batch at a time: the same messages."""
+    config = {
+        **CONFIG,
+        "associations": CONFIG["associations"][:1],
+        "emit_activate_version_messages": versioned,
+    }
+    fast = run_tap(config)
+    sdk = run_tap({**config, "flattening_enabled": True, "flattening_max_depth": 1})
+    assert fast.returncode == sdk.returncode == 0, (fast.stderr, sdk.stderr)
+
+    def shapes(run: Any) -> set[tuple[Any, ...]]:
+        return {
+            (m["stream"], tuple(sorted(m)), type(m.get("version")), *sorted(m["record"].items()))
+            for m in run.messages
+            if m["type"] == "RECORD"
+        }
+
+    assert shapes(fast) == shapes(sdk)
+    assert fast.record_set() == truth_of(ACCOUNT, dict(list(PAIRS.items())[:1]))
+    records = [m for m in fast.messages if m["type"] == "RECORD"]
+    assert all(("version" in m) == versioned for m in records)
+
+
+def test_the_record_count_metric_counts_every_record(run_tap, CONFIG) -> None:
+    run = run_tap(CONFIG)
+    assert run.returncode == 0, run.stderr
+    counted: Counter[str] = Counter()
+    for line in run.stderr.splitlines():
+        if '"metric":"record_count"' in line:
+            point = json.loads(line.split("METRIC: ", 1)[1])
+            counted[point["tags"]["stream"]] += point["value"]
+    emitted = Counter(m["stream"] for m in run.messages if m["type"] == "RECORD")
+    assert counted == emitted
+    assert sum(emitted.values()) > len(PAIRS) * 10
+
+
+def test_a_dry_run_writes_one_record_a_stream(run_tap, CONFIG) -> None:
+    """`--test records` (the SDK's dry run) stops each stream at its first record."""
+    run = run_tap(CONFIG, args=["--test", "records"])
+    assert run.returncode == 0, run.stderr
+    emitted = Counter(m["stream"] for m in run.messages if m["type"] == "RECORD")
+    assert emitted == Counter(
+        ["association_labels", "contacts_to_companies", "deals_to_0_1", "p4242_cars_to_contacts"]
+    )
+
+
 def test_records_carry_the_time_they_were_extracted(run_tap, CONFIG) -> None:
     run = run_tap({**CONFIG, "associations": CONFIG["associations"][:1]})
     assert run.returncode == 0, run.stderr

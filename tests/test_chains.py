@@ -109,6 +109,8 @@ class FakeHubSpot:
         self.ids = sorted(ids)
         self.searches: list[dict[str, Any]] = []
         self.listed = 0
+        self.cancels: list[threading.Event] = []
+        """The `cancel` of every request: each must be the reader's stop."""
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -121,10 +123,14 @@ class FakeHubSpot:
         self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
     ) -> dict[str, Any]:
         self._pause()
+        assert path == SEARCH, path
+        assert isinstance(cancel, threading.Event)
         with self._lock:
             self.searches.append(body)
+            self.cancels.append(cancel)
         groups = body["filterGroups"]
         filters = groups[0]["filters"] if groups else []
+        assert {f["propertyName"] for f in filters} <= {"hs_object_id"}, filters
         tests = {
             "GT": lambda a, b: a > b,
             "GTE": lambda a, b: a >= b,
@@ -151,8 +157,11 @@ class FakeHubSpot:
         self, path: str, *, list_key: str, cancel: threading.Event | None = None
     ) -> dict[str, Any]:
         self._pause()
+        assert urlsplit(path).path == LIST, path
+        assert isinstance(cancel, threading.Event)
         with self._lock:
             self.listed += 1
+            self.cancels.append(cancel)
         query = parse_qs(urlsplit(path).query)
         start = int(query.get("after", ["0"])[0])
         limit = int(query["limit"][0])
@@ -233,8 +242,32 @@ def test_answers_that_would_miss_ids_stop_the_pass(fake: type[FakeHubSpot], mess
 def test_no_ids_reads_nothing() -> None:
     fake = FakeHubSpot([])
     source = ranged(fake)
+    assert source.resume_at(0) == {}, "nothing known before reading: no ranges to save"
     assert list(source.read_from(0, {})) == []
     assert source.resume_at(0) == {"ranges": []}
+
+
+def test_closing_the_reader_cancels_every_request_it_started() -> None:
+    fake = FakeHubSpot(uneven_ids(7))
+    reading = iter(ranged(fake).read_from(0, {}))
+    consume(reading, 500)
+    cast(Any, reading).close()
+    assert fake.cancels and fake.searches and fake.listed
+    assert all(cancel.is_set() for cancel in fake.cancels)
+
+
+class BadPaging(FakeHubSpot):
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().get(path, list_key=list_key, cancel=cancel)
+        answer["paging"] = {"next": {"after": ""}}
+        return answer
+
+
+def test_malformed_paging_of_the_listing_is_named() -> None:
+    with pytest.raises(HubSpotError, match=r"^listing contacts returned malformed paging: "):
+        list(ranged(BadPaging(list(range(1000, 3000)))).read_from(0, {}))
 
 
 def consume(ids: Iterator[str], count: int) -> list[str]:

@@ -4,12 +4,15 @@ against a scripted transport (`tests.helpers`)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
+import requests
 
 from tap_hubspot_associations.auth import Auth, StaticToken
 from tap_hubspot_associations.client import (
@@ -19,6 +22,7 @@ from tap_hubspot_associations.client import (
     RequestStats,
     judge,
     required_scopes,
+    retry_delays,
 )
 from tap_hubspot_associations.errors import HubSpotError
 from tap_hubspot_associations.rate_budget import RateBudget
@@ -103,6 +107,7 @@ class Tokens:
         self.events = events if events is not None else []
 
     def token(self, cancel: threading.Event | None = None) -> str:
+        assert isinstance(cancel, threading.Event), "a token wait must stop with the request"
         self.events.append("token")
         return f"token-{self.issued}"
 
@@ -273,6 +278,7 @@ def test_each_request_logs_the_sdk_request_metrics() -> None:
     points = [json.loads(m.removeprefix("METRIC: ")) for m in lines.messages]
     durations = [p for p in points if p["metric"] == "http_request_duration"]
     counts = [p for p in points if p["metric"] == "http_request_count"]
+    assert [p["value"] for p in durations] == [0.0, 0.0], "timed by the client's clock"
     assert [(p["type"], p["tags"]) for p in durations] == [
         ("timer", {"endpoint": API_PATH, "status": "failed", "http_status_code": 503}),
         ("timer", {"endpoint": API_PATH, "status": "succeeded", "http_status_code": 200}),
@@ -326,6 +332,10 @@ def body_of(value: dict[str, Any]) -> bytes:
         ),
         (Canned(400, body_of({"status": "error"})), f"{REJECTED} (400): no message"),
         (
+            Canned(401, body_of({"category": "INVALID_AUTHENTICATION", "message": "bad"})),
+            "HubSpot rejected the credentials (401): bad",
+        ),
+        (
             Canned(404, b"<html>", {"Content-Type": "text/html; charset=utf-8", **CORRELATION}),
             f"{REJECTED} (404): OK, text/html body (correlation id hdr-7f3a)",
         ),
@@ -335,7 +345,7 @@ def body_of(value: dict[str, Any]) -> bytes:
             f"{REJECTED} (400): {'m' * 500} (correlation id {'c ' * 100})",
         ),
     ],
-    ids=["message", "category", "neither", "not json", "nothing", "long"],
+    ids=["message", "category", "neither", "401", "not json", "nothing", "long"],
 )
 def test_an_error_names_hubspots_message_and_correlation_id(canned: Canned, message: str) -> None:
     with pytest.raises(HubSpotError) as raised:
@@ -410,3 +420,184 @@ def test_the_api_url_may_end_with_a_slash() -> None:
     )
     client.get(API_PATH, list_key="results")
     assert transport.requests[0].url == API + API_PATH
+
+
+def test_a_run_that_spent_exactly_a_tenth_of_the_daily_allowance_is_not_flagged() -> None:
+    stats = RequestStats()
+    stats.answered(
+        {"X-HubSpot-RateLimit-Daily": "250000", "X-HubSpot-RateLimit-Daily-Remaining": "200000"}
+    )
+    assert stats.daily_summary() == (
+        "HubSpot's daily allowance: 200,000 requests remaining of 250,000; this run spent about 1",
+        False,
+    )
+    stats.answered({"X-HubSpot-RateLimit-Daily-Remaining": "175001"})
+    summary = stats.daily_summary()
+    assert summary is not None and summary[0].endswith("spent about 25,000")
+    assert summary[1] is False
+
+
+def test_more_than_30_rate_limit_waits_in_a_row_end_the_request() -> None:
+    transport = Transport(Canned(429, b"", {"Retry-After": "1"}))
+    cancel = RecordingEvent()
+    client = client_with(transport)
+    with pytest.raises(HubSpotError, match=f"GET {API_PATH} was rate limited 31 times in a row"):
+        client.get(API_PATH, list_key="results", cancel=cancel)
+    assert cancel.waits == [1.0] * 30
+    assert len(transport.requests) == 31
+    assert client.stats.retries == 0, "a rate-limit wait is not a failed attempt"
+
+
+class RecordingBudget(RateBudget):
+    """A rate budget that notes how each slot is given back."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.released: list[tuple[bool, int]] = []
+
+    def release(self, sent_at: float, headers: Mapping[str, str], *, refused: bool = False) -> None:
+        self.released.append((refused, len(headers)))
+        super().release(sent_at, headers, refused=refused)
+
+
+def test_a_search_holds_a_slot_of_both_budgets_and_only_the_apps_reads_the_headers() -> None:
+    app, search = RecordingBudget(max_requests=1000), RecordingBudget(max_requests=5, window=1.0)
+    client = HubSpotClient(
+        api_url=API,
+        auth=StaticToken("pat-na1-client-test"),
+        session=session_with(
+            Transport(
+                Canned(429, b"", {"Retry-After": "0", "X-Other": "1"}),
+                Canned(headers={"X-Other": "1"}),
+            )
+        ),
+        max_retries=0,
+        read_timeout=5,
+        logger=logging.getLogger("tests.client"),
+        budget=app,
+        search_budget=search,
+    )
+    assert client.search(API_PATH + "/search", {"limit": 1}, cancel=RecordingEvent()) == RESULT
+    assert [refused for refused, _ in app.released] == [True, False]
+    assert [refused for refused, _ in search.released] == [True, False]
+    assert all(count > 0 for _, count in app.released)
+    assert all(count == 0 for _, count in search.released)
+
+
+def test_a_rejected_post_names_its_method() -> None:
+    transport = Transport(Canned(400, body_of({"message": "bad filter"})))
+    with pytest.raises(HubSpotError, match=f"^HubSpot rejected POST {API_PATH} \\(400\\): bad"):
+        client_with(transport).post(API_PATH, {"x": 1}, list_key="results")
+
+
+def test_a_renewal_names_the_token_that_was_rejected() -> None:
+    class Renewals(Tokens):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rejected: list[str] = []
+
+        def renew(self, rejected: str, cancel: threading.Event | None = None) -> bool:
+            assert isinstance(cancel, threading.Event)
+            self.rejected.append(rejected)
+            return super().renew(rejected, cancel)
+
+    tokens = Renewals()
+    client = client_with(Transport(EXPIRED, EXPIRED, Canned()), auth=tokens)
+    assert client.get(API_PATH, list_key="results", cancel=RecordingEvent()) == RESULT
+    assert tokens.rejected == ["token-1", "token-2"]
+
+
+def test_request_metrics_time_each_request_and_count_by_endpoint_and_status() -> None:
+    lines = Lines()
+    logger = logging.getLogger("tests.client.metrics.counts")
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    clock = Clock()
+    request_metrics = RequestMetrics(interval=60, clock=clock, logger=logger)
+    try:
+        request_metrics.record("/a", 200, 0.25)
+        request_metrics.record("/a", None, 1.5)
+        request_metrics.record("/a", 400, 0.5)
+        clock.now += 59.9
+        request_metrics.record("/b", 200, 0.1)
+        counted_early = [m for m in lines.messages if "http_request_count" in m]
+        clock.now += 0.1
+        request_metrics.record("/a", 200, 0.1)
+        clock.now += 1
+        request_metrics.record("/b", 200, 0.2)
+    finally:
+        logger.removeHandler(lines)
+    points = [json.loads(m.removeprefix("METRIC: ")) for m in lines.messages]
+    assert counted_early == []
+    assert [p["value"] for p in points if p["metric"] == "http_request_duration"] == [
+        0.25,
+        1.5,
+        0.5,
+        0.1,
+        0.1,
+        0.2,
+    ]
+    counts = [
+        (p["tags"]["endpoint"], p["tags"]["status"], p["tags"].get("http_status_code"), p["value"])
+        for p in points
+        if p["metric"] == "http_request_count"
+    ]
+    assert sorted(counts, key=str) == sorted(
+        [
+            ("/a", "succeeded", 200, 2),
+            ("/a", "failed", None, 1),
+            ("/a", "failed", 400, 1),
+            ("/b", "succeeded", 200, 1),
+        ],
+        key=str,
+    )
+
+
+def test_required_scopes_skip_what_is_not_a_scope_and_name_each_once() -> None:
+    body = {
+        "errors": [
+            "not an object",
+            {"context": {"requiredGranularScopes": ["crm.objects.contacts.read", 7]}},
+            {"context": {"requiredScopes": ["crm.objects.contacts.read", "tickets"]}},
+        ]
+    }
+    assert required_scopes(body) == ["crm.objects.contacts.read", "tickets"]
+
+
+def test_retry_backoff_doubles_from_half_a_second_up_to_30_seconds_with_full_jitter() -> None:
+    """Each wait is drawn from [0, cap]; the caps are docs/reliability.md's: 0.5 s doubling, 30 s
+    at most."""
+    samples = [list(itertools.islice(retry_delays(), 10)) for _ in range(2000)]
+    for step, cap in enumerate([0.5, 1, 2, 4, 8, 16, 30, 30, 30, 30]):
+        waits = [sample[step] for sample in samples]
+        assert all(0 <= wait <= cap for wait in waits), step
+        assert max(waits) > 0.9 * cap, "the whole range is drawn from"
+
+
+def test_a_secondly_429_without_retry_after_waits_one_second() -> None:
+    transport = Transport(Canned(429, body_of({"policyName": "SECONDLY"})), Canned())
+    cancel = RecordingEvent()
+    assert client_with(transport).get(API_PATH, list_key="results", cancel=cancel) == RESULT
+    assert cancel.waits == [1.0]
+
+
+def test_a_retried_answer_names_hubspots_message() -> None:
+    lines = Lines()
+    logger = logging.getLogger("tests.client")
+    logger.addHandler(lines)
+    try:
+        transport = Transport(Canned(502, body_of({"message": "upstream busy"}), {}), Canned())
+        client_with(transport).get(API_PATH, list_key="results", cancel=RecordingEvent())
+    finally:
+        logger.removeHandler(lines)
+    assert len(lines.messages) == 1
+    assert lines.messages[0].startswith(f"GET {API_PATH}: HTTP 502 upstream busy; retrying in ")
+
+
+def test_a_request_that_got_no_answer_gives_its_slot_back_as_not_refused() -> None:
+    budget = RecordingBudget(max_requests=1000)
+    transport = Transport(Canned(error=requests.ConnectionError("reset")), Canned())
+    client = client_with(transport, budget=budget)
+    assert client.get(API_PATH, list_key="results", cancel=RecordingEvent()) == RESULT
+    assert budget.released == [(False, 0), (False, 0)]

@@ -70,6 +70,9 @@ class Chain:
     fetched: bool = False
     """Every id of the range is handed over."""
     busy: bool = False
+    splitting: bool = False
+    """A search for a cut of this chain is in flight: no other starts meanwhile (it
+    would count from the same top and find the same cut)."""
     remaining: int | None = None
     """Ids left above `position`, as the last search's `total` said (None: unknown)."""
     consumed: deque[tuple[int, int]] = field(default_factory=deque)
@@ -282,7 +285,8 @@ class RangedIds:
 
     def _next_chain(self, hand_over: HandOver, stop: threading.Event) -> Chain | object | None:
         """A waiting range, else the top of the busy chain with most left: half of what
-        it has left, at most `MAX_SPLIT`, and only if that is more than two pages.
+        it has left in whole pages, at most `MAX_SPLIT`, and only if that is more than
+        two pages.
         `_WAIT` while a busy chain has not said how much it has left.
 
         One search counted from the top finds the split and is the new chain's first
@@ -296,11 +300,25 @@ class RangedIds:
                 return chain
             assert self._chains is not None
             busy = [c for c in self._chains if c.busy and not c.fetched]
-            known = [c for c in busy if c.remaining is not None]
+            known = [c for c in busy if c.remaining is not None and not c.splitting]
             widest = max(known, key=lambda c: c.remaining or 0, default=None)
             if widest is None or (widest.remaining or 0) <= 2 * SEARCH_PAGE_SIZE:
                 return _WAIT if len(known) < len(busy) else None
-            count = min((widest.remaining or 0) // 2, MAX_SPLIT)
+            half = min((widest.remaining or 0) // 2, MAX_SPLIT)
+            count = half - half % SEARCH_PAGE_SIZE  # whole pages: no part-filled last page
+            widest.splitting = True
+        try:
+            return self._split(widest, count, hand_over, stop)
+        finally:
+            with self._lock:
+                widest.splitting = False
+
+    def _split(
+        self, widest: Chain, count: int, hand_over: HandOver, stop: threading.Event
+    ) -> Chain | object:
+        """Search for the cut below the top `count` ids of `widest`; the new chain, or
+        `_WAIT` when the chain changed meanwhile and the answer is of no use."""
+        with self._lock:
             after, high = widest.position, widest.high
         query = self._query(SEARCH_PAGE_SIZE, "DESCENDING", after, high)
         query["after"] = str(count - SEARCH_PAGE_SIZE)
@@ -325,6 +343,7 @@ class RangedIds:
                 return _WAIT
             chain = widest.split(at, count)
             chain.busy = True
+            assert self._chains is not None
             self._chains.append(chain)
             chain.took(page, None)
             items: list[object] = [(chain, id_) for id_ in page]

@@ -207,6 +207,21 @@ def test_every_id_exactly_once_from_several_chains(seed: int) -> None:
     assert any(s.get("after") for s in fake.searches), "no range was split"
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_chain_is_cut_twice_at_once(seed: int) -> None:
+    """Searches for a cut of the same range at once find the same cut: all but one
+    would be wasted, at 5 searches a second."""
+    fake = FakeHubSpot(uneven_ids(seed), seed=seed)
+    list(ranged(fake, chains=4).read_from(0, {}))
+    cuts = [
+        (json.dumps(s["filterGroups"], sort_keys=True), s.get("after"))
+        for s in fake.searches
+        if s["sorts"][0]["direction"] == "DESCENDING" and s["limit"] > 1
+    ]
+    assert cuts, "no range was split"
+    assert len(cuts) == len(set(cuts)), "the same cut was searched for twice"
+
+
 class Shuffled(FakeHubSpot):
     """Lists ids out of order: the list chain cannot stand for a range of ids then."""
 

@@ -24,6 +24,7 @@ ranges again (by search), at least once, never fewer.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 from collections import deque
@@ -132,6 +133,7 @@ class RangedIds:
         api_version: str,
         window: tuple[int, int] | None = None,
         search_chains: int = SEARCH_CHAINS,
+        logger: logging.Logger | None = None,
     ) -> None:
         """`window`: (since, until) in epoch ms for an incremental pass; None for every
         id, then the list chain runs too."""
@@ -142,6 +144,7 @@ class RangedIds:
         self._search_path = search_path(api_version, object_type)
         self._window = window
         self._search_chains = search_chains
+        self._logger = logger or logging.getLogger(__name__)
         self._lock = threading.Lock()
         self._chains: list[Chain] | None = None
         """Every chain not yet done; None until the ranges are known."""
@@ -331,9 +334,15 @@ class RangedIds:
             )
         total = search_total(body)
         with self._lock:
+            if widest.position == after and widest.high == high:
+                # The search counted the chain's range as it is now: the chain's own count
+                # may be from before an earlier cut, and a cut from a count too high is
+                # useless (and would be searched for again).
+                if total is not None:
+                    widest.remaining = total
+                elif not found:
+                    widest.remaining = 0
             if not found:  # fewer ids left than thought
-                if widest.position == after and widest.high == high:
-                    widest.remaining = total or 0
                 return _WAIT
             page = found[::-1]
             at = page[0] - 1
@@ -366,7 +375,12 @@ class RangedIds:
 
     def _run_listing(self, chain: Chain, hand_over: HandOver, stop: threading.Event) -> None:
         """HubSpot lists ids in ascending order (its `after` cursors are ids): the list
-        chain covers its range from the start until an id passes the range's end."""
+        chain covers its range from the start until an id passes the range's end.
+
+        A first page out of order hands the range to the search chains (nothing of it
+        was handed over yet); disorder after that stops the pass, as the ids handed
+        over no longer mark a range.
+        """
         cursor: str | None = None
         seen: set[str] = set()
         previous = chain.low
@@ -387,6 +401,16 @@ class RangedIds:
             if cursor is not None:
                 seen.add(cursor)
             if (ids and ids[0] <= previous) or any(b <= a for a, b in itertools.pairwise(ids)):
+                if chain.handed == 0:
+                    self._logger.warning(
+                        "%s: HubSpot listed %s out of id order; reading them by search alone",
+                        self.setting,
+                        self._object_type,
+                    )
+                    with self._lock:
+                        chain.busy = False
+                        self._waiting.append(chain)
+                    return
                 raise HubSpotError(
                     f"{self.setting}: listing {self._object_type} returned ids out of "
                     "ascending order: the ranges read beside it would miss or repeat ids"

@@ -298,6 +298,7 @@ class AssociationsStream(VersionedStream):
             client=self._client,
             api_version=settings.api_version,
             window=window,
+            logger=self.logger,
         )
 
     def _resume_point(self, saved: object, id_list: Ids, this_pass: Pass) -> Bookmark:

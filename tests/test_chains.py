@@ -9,6 +9,7 @@ passes by ranges.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -233,6 +234,31 @@ class Shuffled(FakeHubSpot):
         return answer
 
 
+class ShuffledLater(FakeHubSpot):
+    """Lists its first page in order and the rest out of order."""
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().get(path, list_key=list_key, cancel=cancel)
+        if "after=" in path:
+            answer["results"].reverse()
+        return answer
+
+
+def test_a_listing_out_of_order_from_its_first_page_leaves_the_ids_to_search(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = uneven_ids(8)
+    fake = Shuffled(ids)
+    with caplog.at_level(logging.WARNING):
+        read = list(ranged(fake).read_from(0, {}))
+    assert sorted(read) == sorted(map(str, ids))
+    assert len(read) == len(set(read))
+    assert fake.listed == 1, "one page listed, then search alone"
+    assert "HubSpot listed contacts out of id order; reading them by search alone" in (caplog.text)
+
+
 class Outside(FakeHubSpot):
     """Answers a search with an id outside the range it asked for."""
 
@@ -247,7 +273,7 @@ class Outside(FakeHubSpot):
 
 @pytest.mark.parametrize(
     ("fake", "message"),
-    [(Shuffled, "out of ascending order"), (Outside, "out of order or outside")],
+    [(ShuffledLater, "out of ascending order"), (Outside, "out of order or outside")],
 )
 def test_answers_that_would_miss_ids_stop_the_pass(fake: type[FakeHubSpot], message: str):
     with pytest.raises(HubSpotError, match=message):

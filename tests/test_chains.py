@@ -110,6 +110,8 @@ class FakeHubSpot:
         self.ids = sorted(ids)
         self.searches: list[dict[str, Any]] = []
         self.listed = 0
+        self.handed = 0
+        """Ids answered so far, by list and search."""
         self.cancels: list[threading.Event] = []
         """The `cancel` of every request: each must be the reader's stop."""
         self._rng = random.Random(seed)
@@ -129,7 +131,14 @@ class FakeHubSpot:
         with self._lock:
             self.searches.append(body)
             self.cancels.append(cancel)
+        assert set(body) <= {"filterGroups", "sorts", "properties", "limit", "after"}, body
+        assert body["properties"] == ["hs_object_id"], body
+        direction = body["sorts"][0]["direction"]
+        assert body["sorts"] == [{"propertyName": "hs_object_id", "direction": direction}]
+        assert direction in ("ASCENDING", "DESCENDING"), body
+        assert body["limit"] in (1, 200), body
         groups = body["filterGroups"]
+        assert groups == [] or (len(groups) == 1 and groups[0]["filters"]), body
         filters = groups[0]["filters"] if groups else []
         assert {f["propertyName"] for f in filters} <= {"hs_object_id"}, filters
         tests = {
@@ -141,11 +150,12 @@ class FakeHubSpot:
         matches = [
             i for i in self.ids if all(tests[f["operator"]](i, int(f["value"])) for f in filters)
         ]
-        if body["sorts"][0]["direction"] == "DESCENDING":
+        if direction == "DESCENDING":
             matches.reverse()
         offset, limit = int(body.get("after") or 0), body["limit"]
         assert offset + limit <= 10_000, "past search's cap"
         page = matches[offset : offset + limit]
+        self.handed += len(page)
         answer: dict[str, Any] = {
             "total": len(matches),
             "results": [{"id": str(i)} for i in page],
@@ -160,15 +170,21 @@ class FakeHubSpot:
         self._pause()
         assert urlsplit(path).path == LIST, path
         assert isinstance(cancel, threading.Event)
+        assert list_key == "results"
         with self._lock:
             self.listed += 1
             self.cancels.append(cancel)
         query = parse_qs(urlsplit(path).query)
+        assert {k: v for k, v in query.items() if k != "after"} == {
+            "limit": ["100"],
+            "properties": ["hs_object_id"],
+            "archived": ["false"],
+        }, query
         start = int(query.get("after", ["0"])[0])
         limit = int(query["limit"][0])
-        answer: dict[str, Any] = {
-            "results": [{"id": str(i)} for i in self.ids[start : start + limit]]
-        }
+        page = self.ids[start : start + limit]
+        self.handed += len(page)
+        answer: dict[str, Any] = {"results": [{"id": str(i)} for i in page]}
         if start + limit < len(self.ids):
             answer["paging"] = {"next": {"after": str(start + limit)}}
         return answer
@@ -278,6 +294,94 @@ class Outside(FakeHubSpot):
 def test_answers_that_would_miss_ids_stop_the_pass(fake: type[FakeHubSpot], message: str):
     with pytest.raises(HubSpotError, match=message):
         list(ranged(fake(list(range(1000, 3000)))).read_from(0, {}))
+
+
+class Hostile(FakeHubSpot):
+    """Answers one kind of request wrongly, as `kind` names it."""
+
+    def __init__(self, ids: list[int], kind: str) -> None:
+        super().__init__(ids)
+        self.kind = kind
+
+    def search(
+        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().search(path, body, cancel=cancel)
+        descending = body["sorts"][0]["direction"] == "DESCENDING"
+        filters = [f for group in body["filterGroups"] for f in group["filters"]]
+        bounds = {f["operator"]: int(f["value"]) for f in filters}
+        first, cut = body["limit"] == 1, descending and body["limit"] > 1
+        page = not descending
+        wrong_id = {"bad first id": first, "bad cut id": cut, "bad page id": page}
+        if wrong_id.get(self.kind) and answer["results"]:
+            answer["results"][0] = {"id": "12x"}
+        if self.kind == "page paging" and page:
+            answer["paging"] = {"next": {"after": {"offset": 1}}}
+        if self.kind == "page repeats its start" and page and answer["results"]:
+            answer["results"][0] = {"id": str(bounds["GT"])}
+        if self.kind == "page past its end" and page and answer["results"]:
+            answer["results"][-1] = {"id": str(bounds["LTE"] + 1)}
+        if self.kind == "cut past its end" and cut and answer["results"]:
+            answer["results"][0] = {"id": str(bounds["LTE"] + 1)}
+        return answer
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().get(path, list_key=list_key, cancel=cancel)
+        if self.kind == "bad listed id":
+            answer["results"][0] = {"id": "12x"}
+        if self.kind == "listing cursor repeats":
+            answer["paging"] = {"next": {"after": "7"}}
+        if self.kind == "listing overlaps" and "after=" in path:
+            answer["results"][0] = {"id": str(self.ids[int(parse_qs(path)["after"][0]) - 1])}
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("bad first id", "^searching contacts returned '12x', not a record id$"),
+        ("bad cut id", "^searching contacts returned '12x', not a record id$"),
+        ("bad page id", "^searching contacts returned '12x', not a record id$"),
+        ("bad listed id", "^listing contacts returned '12x', not a record id$"),
+        ("page paging", r"^searching contacts returned malformed paging: \{'next': "),
+        ("page repeats its start", "^searching contacts returned ids out of order or outside"),
+        ("page past its end", "^searching contacts returned ids out of order or outside"),
+        ("cut past its end", "^searching contacts returned ids out of order or outside"),
+        (
+            "listing cursor repeats",
+            "^associations\\[0\\]: HubSpot's paging of contacts returned a cursor it had "
+            "returned before",
+        ),
+        ("listing overlaps", "^associations\\[0\\]: listing contacts returned ids out of"),
+    ],
+)
+def test_answers_hubspot_never_gives_are_named(kind: str, message: str) -> None:
+    with pytest.raises(HubSpotError, match=message):
+        list(ranged(Hostile(list(range(10**11, 10**11 + 3000)), kind)).read_from(0, {}))
+
+
+def test_chains_fetch_at_most_3000_ids_ahead_of_the_reader() -> None:
+    fake = FakeHubSpot(list(range(10**11, 10**11 + 50_000)))
+    reading = iter(ranged(fake).read_from(0, {}))
+    consume(reading, 10)
+    time.sleep(0.5)
+    fetched = fake.handed
+    cast(Any, reading).close()
+    # What the chains hold (3,000) and the pages in flight (4 searches, one listing).
+    assert 3000 <= fetched <= 10 + 3000 + 4 * 200 + 100
+
+
+def test_cuts_are_whole_pages() -> None:
+    fake = FakeHubSpot(uneven_ids(2))
+    list(ranged(fake).read_from(0, {}))
+    cuts = [
+        int(s["after"])
+        for s in fake.searches
+        if s["sorts"][0]["direction"] == "DESCENDING" and s["limit"] > 1
+    ]
+    assert cuts and all((cut + 200) % 200 == 0 for cut in cuts), cuts
 
 
 def test_no_ids_reads_nothing() -> None:

@@ -365,9 +365,10 @@ def send_once(
         read_whole = False
         try:
             if 300 <= status < 400:
+                answered = f"{status} {_one_line(response.reason or '')}".rstrip()
                 raise HubSpotError(
-                    f"{method} {response.request.path_url or path} was answered {status} "
-                    f"{_one_line(response.reason or '')}, a redirect to "
+                    f"{method} {response.request.path_url or path} was answered {answered}, "
+                    "a redirect to "
                     f"{_one_line(response.headers.get('Location') or 'nowhere')!r}: "
                     "redirects are refused, as the request's credentials would follow it; "
                     "check api_url"

@@ -272,7 +272,9 @@ def test_a_listing_out_of_order_from_its_first_page_leaves_the_ids_to_search(
     assert sorted(read) == sorted(map(str, ids))
     assert len(read) == len(set(read))
     assert fake.listed == 1, "one page listed, then search alone"
-    assert "HubSpot listed contacts out of id order; reading them by search alone" in (caplog.text)
+    assert caplog.messages == [
+        "associations[0]: HubSpot listed contacts out of id order; reading them by search alone"
+    ]
 
 
 class Outside(FakeHubSpot):
@@ -317,6 +319,12 @@ class Hostile(FakeHubSpot):
             answer["results"][0] = {"id": "12x"}
         if self.kind == "page paging" and page:
             answer["paging"] = {"next": {"after": {"offset": 1}}}
+        if self.kind == "page paging not an object" and page:
+            answer["paging"] = {"next": "7"}
+        if self.kind == "result without id" and page:
+            answer["results"][0] = {"properties": {}}
+        if self.kind == "result not an object" and page:
+            answer["results"][0] = "7"
         if self.kind == "page repeats its start" and page and answer["results"]:
             answer["results"][0] = {"id": str(bounds["GT"])}
         if self.kind == "page past its end" and page and answer["results"]:
@@ -346,6 +354,9 @@ class Hostile(FakeHubSpot):
         ("bad page id", "^searching contacts returned '12x', not a record id$"),
         ("bad listed id", "^listing contacts returned '12x', not a record id$"),
         ("page paging", r"^searching contacts returned malformed paging: \{'next': "),
+        ("page paging not an object", "^searching contacts returned malformed paging: "),
+        ("result without id", "^searching contacts returned '', not a record id$"),
+        ("result not an object", "^searching contacts returned '', not a record id$"),
         ("page repeats its start", "^searching contacts returned ids out of order or outside"),
         ("page past its end", "^searching contacts returned ids out of order or outside"),
         ("cut past its end", "^searching contacts returned ids out of order or outside"),
@@ -360,6 +371,24 @@ class Hostile(FakeHubSpot):
 def test_answers_hubspot_never_gives_are_named(kind: str, message: str) -> None:
     with pytest.raises(HubSpotError, match=message):
         list(ranged(Hostile(list(range(10**11, 10**11 + 3000)), kind)).read_from(0, {}))
+
+
+class NumericCursors(FakeHubSpot):
+    """Lists with cursors sent as numbers, as some answers do."""
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().get(path, list_key=list_key, cancel=cancel)
+        if "paging" in answer:
+            answer["paging"]["next"]["after"] = int(answer["paging"]["next"]["after"])
+        return answer
+
+
+def test_numeric_cursors_and_the_lowest_ids_are_read() -> None:
+    ids = list(range(1, 2001))
+    read = list(ranged(NumericCursors(ids)).read_from(0, {}))
+    assert sorted(read, key=int) == [str(i) for i in ids]
 
 
 def test_chains_fetch_at_most_3000_ids_ahead_of_the_reader() -> None:

@@ -24,7 +24,7 @@ from tap_hubspot_associations.client import (
     required_scopes,
     retry_delays,
 )
-from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.errors import BadRequest, HubSpotError
 from tap_hubspot_associations.rate_budget import RateBudget
 from tests.helpers import (
     API,
@@ -601,3 +601,47 @@ def test_a_request_that_got_no_answer_gives_its_slot_back_as_not_refused() -> No
     client = client_with(transport, budget=budget)
     assert client.get(API_PATH, list_key="results", cancel=RecordingEvent()) == RESULT
     assert budget.released == [(False, 0), (False, 0)]
+
+
+def test_a_search_posts_its_body_and_waits_on_the_callers_cancel() -> None:
+    transport = Transport(Canned(429, b"", {"Retry-After": "2"}), Canned())
+    cancel = RecordingEvent()
+    client = client_with(transport)
+    assert client.search(API_PATH + "/search", {"limit": 1}, cancel=cancel) == RESULT
+    assert cancel.waits == [2.0]
+    assert [json.loads(r.body or b"") for r in transport.requests] == [{"limit": 1}] * 2
+    transport = Transport(Canned(400, body_of({"message": "bad sort"})))
+    with pytest.raises(HubSpotError, match=f"^HubSpot rejected POST {API_PATH}/search "):
+        client_with(transport).search(API_PATH + "/search", {"limit": 1})
+
+
+@pytest.mark.parametrize(("status", "refused_input"), [(400, True), (404, False), (409, False)])
+def test_only_a_400_is_a_bad_request(status: int, refused_input: bool) -> None:
+    transport = Transport(Canned(status, body_of({"message": "no"})))
+    with pytest.raises(HubSpotError) as raised:
+        client_with(transport).get(API_PATH, list_key="results")
+    assert isinstance(raised.value, BadRequest) is refused_input
+
+
+@pytest.mark.parametrize(
+    ("canned", "said"),
+    [
+        (
+            Canned(300, b"", {"Location": "https://elsewhere.test/x"}, "Multiple Choices"),
+            "300 Multiple Choices, a redirect to 'https://elsewhere.test/x'",
+        ),
+        (Canned(307, b"", {}, ""), "307, a redirect to 'nowhere'"),
+    ],
+)
+def test_a_redirect_names_the_request_with_its_query_and_where_it_pointed(
+    canned: Canned, said: str
+) -> None:
+    with pytest.raises(HubSpotError) as raised:
+        client_with(Transport(canned)).get(API_PATH + "?limit=100", list_key="results")
+    assert str(raised.value).startswith(f"GET {API_PATH}?limit=100 was answered {said}: ")
+
+
+def test_a_rejection_names_the_request_with_its_query() -> None:
+    transport = Transport(Canned(404, body_of({"message": "gone"})))
+    with pytest.raises(HubSpotError, match=rf"^HubSpot rejected GET {API_PATH}\?after=5 \(404\)"):
+        client_with(transport).get(API_PATH + "?after=5", list_key="results")

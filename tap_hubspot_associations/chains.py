@@ -379,7 +379,8 @@ class RangedIds:
 
         A first page out of order hands the range to the search chains (nothing of it
         was handed over yet); disorder after that stops the pass, as the ids handed
-        over no longer mark a range.
+        over no longer mark a range. An empty page with a cursor hands the rest of the
+        range, from the last id listed, to the search chains.
         """
         cursor: str | None = None
         seen: set[str] = set()
@@ -407,17 +408,26 @@ class RangedIds:
                         self.setting,
                         self._object_type,
                     )
-                    with self._lock:
-                        chain.busy = False
-                        self._waiting.append(chain)
+                    self._leave_to_search(chain)
                     return
                 raise HubSpotError(
                     f"{self.setting}: listing {self._object_type} returned ids out of "
                     "ascending order: the ranges read beside it would miss or repeat ids"
                 )
+            if not ids and cursor is not None:
+                # An empty page that says more follow (records archived under the
+                # cursor): the rest of the range is left to search, which reads it by id.
+                self._leave_to_search(chain)
+                return
             previous = ids[-1] if ids else previous
-            if not hand_over(self._finish(chain, ids, cursor is None or not ids)):
+            if not hand_over(self._finish(chain, ids, cursor is None)):
                 raise Cancelled
+
+    def _leave_to_search(self, chain: Chain) -> None:
+        """Hand the list chain's range, from its position, to the search chains."""
+        with self._lock:
+            chain.busy = False
+            self._waiting.append(chain)
 
     def _run_search(self, chain: Chain, hand_over: HandOver, stop: threading.Event) -> None:
         while not chain.fetched:

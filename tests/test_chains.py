@@ -140,7 +140,8 @@ class FakeHubSpot:
         groups = body["filterGroups"]
         assert groups == [] or (len(groups) == 1 and groups[0]["filters"]), body
         filters = groups[0]["filters"] if groups else []
-        assert {f["propertyName"] for f in filters} <= {"hs_object_id"}, filters
+        assert {f["propertyName"] for f in filters} <= {"hs_object_id", "lastmodifieddate"}
+        filters = [f for f in filters if f["propertyName"] == "hs_object_id"]
         tests = {
             "GT": lambda a, b: a > b,
             "GTE": lambda a, b: a >= b,
@@ -385,10 +386,52 @@ class NumericCursors(FakeHubSpot):
         return answer
 
 
+class EmptyPages(FakeHubSpot):
+    """Lists an empty page between full ones, as a listing may when records are
+    archived under it."""
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        answer = super().get(path, list_key=list_key, cancel=cancel)
+        if "after=500" in path:
+            answer["results"] = []
+            answer["paging"] = {"next": {"after": "600"}}
+        return answer
+
+
+def test_an_empty_listing_page_ends_the_listing_and_search_reads_the_rest() -> None:
+    ids = list(range(10**11, 10**11 + 3000))
+    read = list(ranged(EmptyPages(ids)).read_from(0, {}))
+    assert sorted(read, key=int) == [str(i) for i in ids]
+    assert len(read) == len(set(read))
+
+
 def test_numeric_cursors_and_the_lowest_ids_are_read() -> None:
     ids = list(range(1, 2001))
     read = list(ranged(NumericCursors(ids)).read_from(0, {}))
     assert sorted(read, key=int) == [str(i) for i in ids]
+
+
+def test_an_incremental_window_searches_every_range_by_modification_time() -> None:
+    """(The fake counts every id as modified in the window: which ids are is the
+    emulator's part, in the end-to-end tests.)"""
+    ids = uneven_ids(3)
+    fake = FakeHubSpot(ids)
+    source = RangedIds(
+        setting="associations[0]",
+        object_type="contacts",
+        client=cast(HubSpotClient, fake),
+        api_version="2026-03",
+        window=(1_000, 2_000),
+    )
+    assert sorted(source.read_from(0, {}), key=int) == [str(i) for i in ids]
+    assert fake.listed == 0, "listing cannot filter by time"
+    window = [
+        {"propertyName": "lastmodifieddate", "operator": "GTE", "value": "1000"},
+        {"propertyName": "lastmodifieddate", "operator": "LT", "value": "2000"},
+    ]
+    assert all(s["filterGroups"][0]["filters"][:2] == window for s in fake.searches)
 
 
 def test_chains_fetch_at_most_3000_ids_ahead_of_the_reader() -> None:

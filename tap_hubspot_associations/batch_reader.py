@@ -23,7 +23,7 @@ import backoff
 
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, HubSpotError
-from tap_hubspot_associations.ids import MAX_NUMERIC_ID, Ids, is_record_id
+from tap_hubspot_associations.ids import Ids, record_id
 from tap_hubspot_associations.state import Bookmark
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
@@ -295,7 +295,7 @@ class BatchReader:
         if not isinstance(targets, list):
             raise ValueError(targets)
         for target in targets:
-            to_id = _record_id(target["toObjectId"])
+            to_id = record_id(target["toObjectId"])
             kinds = target["associationTypes"]
             if not isinstance(kinds, list):
                 raise ValueError(kinds)
@@ -376,16 +376,6 @@ def association_type(
     return category, type_id, label
 
 
-def _record_id(value: object) -> str:
-    """A record id HubSpot sent as a number (as observed) or a string (as documented)."""
-    if type(value) is int and 0 <= value < MAX_NUMERIC_ID:  # a bool's type is bool
-        return str(value)
-    if not is_record_id(value):
-        raise ValueError(value)
-    assert isinstance(value, str)
-    return value
-
-
 def _input_json(item: _Input) -> dict[str, str]:
     return {"id": item.id} if item.after is None else {"id": item.id, "after": item.after}
 
@@ -394,7 +384,7 @@ def _from_id(result: object) -> str | None:
     if not isinstance(result, Mapping) or not isinstance(result.get("from"), Mapping):
         return None
     try:
-        return _record_id(result["from"].get("id"))
+        return record_id(result["from"].get("id"))
     except ValueError:
         return None
 
@@ -421,7 +411,7 @@ def _error_ids(error: object) -> list[str]:
     found = []
     for id_ in ids:
         try:
-            found.append(_record_id(id_))
+            found.append(record_id(id_))
         except ValueError:
             continue
     return found

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from tap_hubspot_associations.errors import Cancelled, HubSpotError, MalformedAnswer
-from tap_hubspot_associations.ids import RECORD_ID, last_modified_property
+from tap_hubspot_associations.ids import last_modified_property, record_id
 from tap_hubspot_associations.paths import objects_path, search_path
 
 if TYPE_CHECKING:
@@ -514,10 +514,14 @@ def checked_ids(results: object, source: str, object_type: str) -> list[int]:
     """The ids of a page's results; any that is not a record id is HubSpot's error, named."""
     ids = []
     for result in results if isinstance(results, list) else []:
-        id_ = str(result.get("id", "")) if isinstance(result, dict) else ""
-        if not RECORD_ID.fullmatch(id_):
-            raise MalformedAnswer(f"{source} {object_type} returned {id_[:40]!r}, not a record id")
-        ids.append(int(id_))
+        sent = result.get("id") if isinstance(result, dict) else None
+        try:
+            ids.append(int(record_id(sent)))
+        except ValueError:
+            shown = "" if sent is None else str(sent)[:40]
+            raise MalformedAnswer(
+                f"{source} {object_type} returned {shown!r}, not a record id"
+            ) from None
     return ids
 
 

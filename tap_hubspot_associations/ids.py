@@ -29,6 +29,17 @@ def is_record_id(value: object) -> bool:
     return isinstance(value, str) and RECORD_ID.fullmatch(value) is not None
 
 
+def record_id(value: object) -> str:
+    """A record id HubSpot sent as a number (as observed) or a string (as documented),
+    as the tap keeps it; ValueError for anything else (a bool is not a number here)."""
+    if type(value) is int and 0 <= value < MAX_NUMERIC_ID:
+        return str(value)
+    if not is_record_id(value):
+        raise ValueError(value)
+    assert isinstance(value, str)
+    return value
+
+
 class Ids(Protocol):
     """The ordered ids of one pair, and how to find a position among them again."""
 

@@ -40,13 +40,19 @@ class TokenEndpoint:
         return Canned(body=json.dumps(body).encode())
 
 
-def oauth(*script: Any, clock: Clock | None = None, max_retries: int = 2) -> OAuthToken:
+def oauth(
+    *script: Any,
+    transport: Transport | None = None,
+    clock: Clock | None = None,
+    max_retries: int = 2,
+) -> OAuthToken:
+    """An OAuth token answered by `script` (or by `transport`, to see its requests)."""
     return OAuthToken(
         token_url=TOKEN_URL,
         client_id="id",
         client_secret="secret",
         refresh_token="refresh-0",
-        session=session_with(Transport(*script)),
+        session=session_with(transport or Transport(*script)),
         timeout=5,
         max_retries=max_retries,
         clock=clock or Clock(),
@@ -148,14 +154,7 @@ def test_an_invalid_refresh_token_is_fatal_with_hubspots_message() -> None:
         reason="Bad Request",
     )
     transport = Transport(refused, TokenEndpoint())
-    token = OAuthToken(
-        token_url=TOKEN_URL,
-        client_id="id",
-        client_secret="secret",
-        refresh_token="refresh-0",
-        session=session_with(transport),
-        timeout=5,
-    )
+    token = oauth(transport=transport)
     with pytest.raises(HubSpotError, match=r"refused \(400\): missing or unknown refresh token"):
         token.token(RecordingEvent())
     assert len(transport.requests) == 1
@@ -166,14 +165,7 @@ def test_a_redirect_of_the_token_request_is_refused_and_never_followed() -> None
         Canned(307, b"", {"Location": "http://attacker.test/collect"}, "Temporary Redirect"),
         TokenEndpoint(),
     )
-    token = OAuthToken(
-        token_url=TOKEN_URL,
-        client_id="id",
-        client_secret="secret",
-        refresh_token="refresh-0",
-        session=session_with(transport),
-        timeout=5,
-    )
+    token = oauth(transport=transport)
     with pytest.raises(HubSpotError, match=r"307 Temporary Redirect.*redirects are refused"):
         token.token(RecordingEvent())
     assert [request.url for request in transport.requests] == [TOKEN_URL]

@@ -8,7 +8,8 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -137,6 +138,22 @@ class Lines(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+@contextmanager
+def lines_of(name: str) -> Iterator[tuple[logging.Logger, Lines]]:
+    """The logger `name` and what it writes at INFO and above while the block runs."""
+    logger, lines = logging.getLogger(name), Lines()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield logger, lines
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def client_with(
     transport: Transport,
     *,
@@ -263,18 +280,11 @@ def test_renewals_per_request_are_bounded() -> None:
 
 
 def test_each_request_logs_the_sdk_request_metrics() -> None:
-    lines = Lines()
-    logger = logging.getLogger("tests.client.metrics")
-    logger.addHandler(lines)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
+    with lines_of("tests.client.metrics") as (logger, lines):
         transport = Transport(Canned(503, b"", {"Retry-After": "0"}, "Unavailable"), Canned())
         client = client_with(transport, request_metrics=RequestMetrics(logger=logger))
         client.get(API_PATH + "?limit=100&after=5", list_key="results", cancel=RecordingEvent())
         client.metrics.flush()
-    finally:
-        logger.removeHandler(lines)
     points = [json.loads(m.removeprefix("METRIC: ")) for m in lines.messages]
     durations = [p for p in points if p["metric"] == "http_request_duration"]
     counts = [p for p in points if p["metric"] == "http_request_count"]
@@ -378,10 +388,7 @@ def test_every_request_carries_the_token_and_asks_for_json() -> None:
 
 
 def test_retries_are_logged_with_their_cause_and_wait_and_counted() -> None:
-    lines = Lines()
-    logger = logging.getLogger("tests.client")
-    logger.addHandler(lines)
-    try:
+    with lines_of("tests.client") as (_, lines):
         transport = Transport(
             Canned(429, body_of({"policyName": "TEN_SECONDLY_ROLLING"}), {"Retry-After": "7"}),
             Canned(429, b"", {"Retry-After": "2"}),
@@ -392,8 +399,6 @@ def test_retries_are_logged_with_their_cause_and_wait_and_counted() -> None:
         client = client_with(transport, max_retries=2)
         cancel = RecordingEvent()
         assert client.get(API_PATH, list_key="results", cancel=cancel) == RESULT
-    finally:
-        logger.removeHandler(lines)
     assert lines.messages == [
         f"GET {API_PATH}: 429 rate limited (TEN_SECONDLY_ROLLING); retrying in 7.0 s",
         f"GET {API_PATH}: 429 rate limited (no policy); retrying in 2.0 s",
@@ -508,14 +513,9 @@ def test_a_renewal_names_the_token_that_was_rejected() -> None:
 
 
 def test_request_metrics_time_each_request_and_count_by_endpoint_and_status() -> None:
-    lines = Lines()
-    logger = logging.getLogger("tests.client.metrics.counts")
-    logger.addHandler(lines)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
     clock = Clock()
-    request_metrics = RequestMetrics(interval=60, clock=clock, logger=logger)
-    try:
+    with lines_of("tests.client.metrics.counts") as (logger, lines):
+        request_metrics = RequestMetrics(interval=60, clock=clock, logger=logger)
         request_metrics.record("/a", 200, 0.25)
         request_metrics.record("/a", None, 1.5)
         request_metrics.record("/a", 400, 0.5)
@@ -526,8 +526,6 @@ def test_request_metrics_time_each_request_and_count_by_endpoint_and_status() ->
         request_metrics.record("/a", 200, 0.1)
         clock.now += 1
         request_metrics.record("/b", 200, 0.2)
-    finally:
-        logger.removeHandler(lines)
     points = [json.loads(m.removeprefix("METRIC: ")) for m in lines.messages]
     assert counted_early == []
     assert [p["value"] for p in points if p["metric"] == "http_request_duration"] == [
@@ -583,14 +581,9 @@ def test_a_secondly_429_without_retry_after_waits_one_second() -> None:
 
 
 def test_a_retried_answer_names_hubspots_message() -> None:
-    lines = Lines()
-    logger = logging.getLogger("tests.client")
-    logger.addHandler(lines)
-    try:
+    with lines_of("tests.client") as (_, lines):
         transport = Transport(Canned(502, body_of({"message": "upstream busy"}), {}), Canned())
         client_with(transport).get(API_PATH, list_key="results", cancel=RecordingEvent())
-    finally:
-        logger.removeHandler(lines)
     assert len(lines.messages) == 1
     assert lines.messages[0].startswith(f"GET {API_PATH}: HTTP 502 upstream busy; retrying in ")
 

@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -238,6 +239,29 @@ def test_no_chain_is_cut_twice_at_once(seed: int) -> None:
     ]
     assert cuts, "no range was split"
     assert len(cuts) == len(set(cuts)), "the same cut was searched for twice"
+
+
+def test_a_cut_recounts_a_range_whose_count_was_stale() -> None:
+    """A chain counting 1,200 ids left where 600 are (its count from before an earlier
+    cut): the first cut lands at its position and is of no use; the next one must not
+    search for the same cut again."""
+    ids = list(range(10**11 + 1, 10**11 + 601))
+    fake = FakeHubSpot(ids)
+    source = ranged(fake)
+    chain = Chain(10**11, ids[-1], remaining=1200)
+    chain.busy = True
+    source._chains, source._waiting = [chain], deque()  # running alone, nothing waits
+    stop = threading.Event()
+
+    def hand_over(items: list[object]) -> bool:
+        return True
+
+    assert not isinstance(source._next_chain(hand_over, stop), Chain)
+    assert chain.remaining == 600, "recounted by the cut's search"
+    cut = source._next_chain(hand_over, stop)
+    assert isinstance(cut, Chain) and cut.low == ids[399]
+    descending = [s for s in fake.searches if s["sorts"][0]["direction"] == "DESCENDING"]
+    assert [s["after"] for s in descending] == ["400", "0"]
 
 
 class Shuffled(FakeHubSpot):

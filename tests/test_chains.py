@@ -8,6 +8,7 @@ passes by ranges.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -25,7 +26,7 @@ import requests
 from hubspot_emulator import Account, Emulator, Faults
 from tap_hubspot_associations.chains import Chain, RangedIds, saved_ranges
 from tap_hubspot_associations.client import HubSpotClient
-from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.errors import Cancelled, HubSpotError
 from tests.helpers import (
     DAY_MS,
     TOKEN,
@@ -111,22 +112,26 @@ class FakeHubSpot:
         self.ids = sorted(ids)
         self.searches: list[dict[str, Any]] = []
         self.listed = 0
-        self.handed = 0
-        """Ids answered so far, by list and search."""
         self.cancels: list[threading.Event] = []
         """The `cancel` of every request: each must be the reader's stop."""
+        self.silent = threading.Event()
+        """While set, requests wait for an answer (cancelled when their `cancel` is)."""
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
-    def _pause(self) -> None:
+    def _pause(self, cancel: threading.Event | None) -> None:
         with self._lock:
             delay = self._rng.uniform(0, 0.003)
         time.sleep(delay)
+        while self.silent.is_set():
+            assert cancel is not None
+            if cancel.wait(0.01):
+                raise Cancelled
 
     def search(
         self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
     ) -> dict[str, Any]:
-        self._pause()
+        self._pause(cancel)
         assert path == SEARCH, path
         assert isinstance(cancel, threading.Event)
         with self._lock:
@@ -157,7 +162,6 @@ class FakeHubSpot:
         offset, limit = int(body.get("after") or 0), body["limit"]
         assert offset + limit <= 10_000, "past search's cap"
         page = matches[offset : offset + limit]
-        self.handed += len(page)
         answer: dict[str, Any] = {
             "total": len(matches),
             "results": [{"id": str(i)} for i in page],
@@ -169,7 +173,7 @@ class FakeHubSpot:
     def get(
         self, path: str, *, list_key: str, cancel: threading.Event | None = None
     ) -> dict[str, Any]:
-        self._pause()
+        self._pause(cancel)
         assert urlsplit(path).path == LIST, path
         assert isinstance(cancel, threading.Event)
         assert list_key == "results"
@@ -185,7 +189,6 @@ class FakeHubSpot:
         start = int(query.get("after", ["0"])[0])
         limit = int(query["limit"][0])
         page = self.ids[start : start + limit]
-        self.handed += len(page)
         answer: dict[str, Any] = {"results": [{"id": str(i)} for i in page]}
         if start + limit < len(self.ids):
             answer["paging"] = {"next": {"after": str(start + limit)}}
@@ -459,14 +462,30 @@ def test_an_incremental_window_searches_every_range_by_modification_time() -> No
 
 
 def test_chains_fetch_at_most_3000_ids_ahead_of_the_reader() -> None:
-    fake = FakeHubSpot(list(range(10**11, 10**11 + 50_000)))
+    """What the reader can still take while HubSpot stops answering is what the chains
+    fetched ahead of it: the 3,000 ids waiting and the pages in hand (4 searches of 200,
+    one listing of 100). Counting HubSpot's answers instead would count ids the chains
+    dropped (a cut's answer of no use, a page fetched past a cut), which none holds."""
+    ids = list(range(10**11, 10**11 + 50_000))
+    fake = FakeHubSpot(ids)
     reading = iter(ranged(fake).read_from(0, {}))
-    consume(reading, 10)
+    taken = consume(reading, 10)
     time.sleep(0.5)
-    fetched = fake.handed
+    fake.silent.set()
+    beyond = 10 + 3000 + 4 * 200 + 100 + 1
+    taker = threading.Thread(
+        target=lambda: taken.extend(itertools.islice(reading, beyond - 10)), daemon=True
+    )
+    taker.start()
+    held = -1
+    while held != len(taken):  # settled: nothing more came in a second
+        held = len(taken)
+        time.sleep(1)
+    assert 10 + 3000 <= held < beyond
+    fake.silent.clear()
+    taker.join(timeout=60)
     cast(Any, reading).close()
-    # What the chains hold (3,000) and the pages in flight (4 searches, one listing).
-    assert 3000 <= fetched <= 10 + 3000 + 4 * 200 + 100
+    assert len(set(taken)) == beyond and set(taken) <= {str(i) for i in ids}
 
 
 def test_cuts_are_whole_pages() -> None:

@@ -8,6 +8,7 @@ passes by ranges.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import logging
@@ -15,7 +16,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -114,6 +115,8 @@ class FakeHubSpot:
         self.listed = 0
         self.cancels: list[threading.Event] = []
         """The `cancel` of every request: each must be the reader's stop."""
+        self.answered = 0
+        """Requests answered so far."""
         self.silent = threading.Event()
         """While set, requests wait for an answer (cancelled when their `cancel` is)."""
         self._rng = random.Random(seed)
@@ -127,6 +130,8 @@ class FakeHubSpot:
             assert cancel is not None
             if cancel.wait(0.01):
                 raise Cancelled
+        with self._lock:
+            self.answered += 1
 
     def search(
         self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
@@ -148,15 +153,17 @@ class FakeHubSpot:
         filters = groups[0]["filters"] if groups else []
         assert {f["propertyName"] for f in filters} <= {"hs_object_id", "lastmodifieddate"}
         filters = [f for f in filters if f["propertyName"] == "hs_object_id"]
-        tests = {
-            "GT": lambda a, b: a > b,
-            "GTE": lambda a, b: a >= b,
-            "LT": lambda a, b: a < b,
-            "LTE": lambda a, b: a <= b,
-        }
-        matches = [
-            i for i in self.ids if all(tests[f["operator"]](i, int(f["value"])) for f in filters)
-        ]
+        low, high = 0, len(self.ids)  # the ids sorted: each filter bounds a slice
+        for f in filters:
+            value, operator = int(f["value"]), f["operator"]
+            if operator in ("GT", "GTE"):
+                bound = bisect.bisect_right if operator == "GT" else bisect.bisect_left
+                low = max(low, bound(self.ids, value))
+            else:
+                assert operator in ("LT", "LTE"), f
+                bound = bisect.bisect_left if operator == "LT" else bisect.bisect_right
+                high = min(high, bound(self.ids, value))
+        matches = self.ids[low:high]
         if direction == "DESCENDING":
             matches.reverse()
         offset, limit = int(body.get("after") or 0), body["limit"]
@@ -470,17 +477,14 @@ def test_chains_fetch_at_most_3000_ids_ahead_of_the_reader() -> None:
     fake = FakeHubSpot(ids)
     reading = iter(ranged(fake).read_from(0, {}))
     taken = consume(reading, 10)
-    time.sleep(0.5)
+    settled(lambda: fake.answered)
     fake.silent.set()
     beyond = 10 + 3000 + 4 * 200 + 100 + 1
     taker = threading.Thread(
         target=lambda: taken.extend(itertools.islice(reading, beyond - 10)), daemon=True
     )
     taker.start()
-    held = -1
-    while held != len(taken):  # settled: nothing more came in a second
-        held = len(taken)
-        time.sleep(1)
+    held = settled(lambda: len(taken))
     assert 10 + 3000 <= held < beyond
     fake.silent.clear()
     taker.join(timeout=60)
@@ -528,6 +532,16 @@ class BadPaging(FakeHubSpot):
 def test_malformed_paging_of_the_listing_is_named() -> None:
     with pytest.raises(HubSpotError, match=r"^listing contacts returned malformed paging: "):
         list(ranged(BadPaging(list(range(1000, 3000)))).read_from(0, {}))
+
+
+def settled(count: Callable[[], int]) -> int:
+    """The count once it has not changed for a second (threads that wait for room or
+    for an answer change nothing)."""
+    last = -1
+    while last != count():
+        last = count()
+        time.sleep(1)
+    return last
 
 
 def consume(ids: Iterator[str], count: int) -> list[str]:

@@ -56,7 +56,8 @@ class RateLimit:
     taken_by_others: int = 0
     """Slots of every window that other clients of the app hold."""
     arrival_grace: float = 0.0
-    """Seconds sooner than HubSpot would that a request leaves the window here.
+    """Seconds sooner than HubSpot would that a request leaves the window here, this
+    one and the one-second windows (search's own, the legacy `SECONDLY`).
 
     A client can only date its requests by when it sent them; on a busy test machine a
     request may reach the emulator a scheduling delay later than it would reach HubSpot,

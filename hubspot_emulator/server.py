@@ -54,7 +54,8 @@ class Exchange:
     arrived: float
     """When the request was read, by the emulator's clock (`Clock.monotonic()`)."""
     answered: float
-    """When its answer was written (for a connection reset: when it was dropped)."""
+    """When its answer began to be written, so that a client's next request arrives
+    after it (for a connection reset: when it was dropped)."""
     status: int
     """The answer's status; 0 for a connection dropped without one."""
 
@@ -261,7 +262,9 @@ class Emulator:
         limit = self.dialect.secondly_limit
         if limit is None:
             return None
-        refused = _per_second(self._lock, self._second, limit, self.clock.monotonic())
+        refused = _per_second(
+            self._lock, self._second, limit, self.clock.monotonic(), self.rate_limit.arrival_grace
+        )
         if refused is not None:
             refused["groupName"] = "publicapi"
             self.count_status(429)
@@ -360,7 +363,11 @@ class Emulator:
     def _search_rate_limited(self) -> _Reply | None:
         """Search's own limit: `search_per_second` in any second, with no headers."""
         refused = _per_second(
-            self._lock, self._search_window, self.search_per_second, self.clock.monotonic()
+            self._lock,
+            self._search_window,
+            self.search_per_second,
+            self.clock.monotonic(),
+            self.rate_limit.arrival_grace,
         )
         if refused is None:
             return None
@@ -747,9 +754,11 @@ class Emulator:
         with self._lock:
             self._in_flight += 1
 
-    def log_exchange(self, method: str, target: str, arrived: float, status: int) -> None:
+    def log_exchange(
+        self, method: str, target: str, arrived: float, answered: float, status: int
+    ) -> None:
         """Log one exchange once its answer is written (or its connection dropped)."""
-        exchange = Exchange(method, urlsplit(target).path, arrived, self.clock.monotonic(), status)
+        exchange = Exchange(method, urlsplit(target).path, arrived, answered, status)
         with self._lock:
             self.stats.log.append(exchange)
             self._in_flight -= 1
@@ -814,11 +823,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             reply = emulator.handle(method, self.path, self.headers, body)
         except BaseException:
-            emulator.log_exchange(method, self.path, arrived, 0)
+            emulator.log_exchange(method, self.path, arrived, emulator.clock.monotonic(), 0)
             raise
+        answered = emulator.clock.monotonic()
         if reply.status == 0:
             self.close_connection = True
-            emulator.log_exchange(method, self.path, arrived, 0)
+            emulator.log_exchange(method, self.path, arrived, answered, 0)
             return
         emulator.count_status(reply.status)
         self.send_response(reply.status)
@@ -833,7 +843,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
             self.wfile.flush()
         finally:  # a client gone away is logged too
-            emulator.log_exchange(method, self.path, arrived, reply.status)
+            emulator.log_exchange(method, self.path, arrived, answered, reply.status)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: request lines would carry nothing a test reads."""
@@ -925,11 +935,12 @@ def _search_test(
 
 
 def _per_second(
-    lock: threading.Lock, window: deque[float], limit: int, now: float
+    lock: threading.Lock, window: deque[float], limit: int, now: float, grace: float
 ) -> dict[str, Any] | None:
-    """Take a slot of a one-second window; HubSpot's `SECONDLY` 429 body when it is full."""
+    """Take a slot of a one-second window; HubSpot's `SECONDLY` 429 body when it is full.
+    `grace`: `RateLimit.arrival_grace`."""
     with lock:
-        while window and window[0] <= now - 1.0:
+        while window and window[0] <= now - 1.0 + grace:
             window.popleft()
         if len(window) < limit:
             window.append(now)

@@ -30,6 +30,7 @@ import urllib3
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from hubspot_emulator import Account, Emulator, TruthRecord
+from tap_hubspot_associations.rate_budget import RateBudget
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository's top directory."""
@@ -46,6 +47,8 @@ ISSUED_TOKENS: set[str] = set()
 """Every OAuth access token the emulators handed out."""
 FAST_RATE = 1000
 """Requests per 10 s in tests that are not about rate limits, so they run at full speed."""
+ARRIVAL_GRACE = 0.3
+"""Arrival delays on a busy machine the "no 429" tests tolerate (`RateLimit.arrival_grace`)."""
 
 
 @dataclass
@@ -384,6 +387,24 @@ class RecordingEvent(threading.Event):
     def wait(self, timeout: float | None = None) -> bool:
         self.waits.append(-1.0 if timeout is None else timeout)
         return False
+
+
+class GivingUp(threading.Event):
+    """A cancel event set by the first wait on it: `RateBudget.acquire` with it takes a
+    slot that is free now or gives up at once, with no real time passing."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.set()
+        return True
+
+
+def free_slots_now(budget: RateBudget) -> int:
+    """How many requests could go now, each taking its slot (the test's clock stands
+    still, so none frees meanwhile)."""
+    taken = 0
+    while taken <= 1000 and budget.acquire(GivingUp()) is not None:
+        taken += 1
+    return taken
 
 
 class DripBody(io.RawIOBase):

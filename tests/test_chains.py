@@ -24,12 +24,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from hubspot_emulator import Account, Emulator, Faults
+from hubspot_emulator import Account, Emulator, Faults, RateLimit
 from tap_hubspot_associations.chains import Chain, RangedIds, saved_ranges
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import Cancelled, HubSpotError
 from tests.helpers import (
+    ARRIVAL_GRACE,
     DAY_MS,
+    FAST_RATE,
     TOKEN,
     association_records,
     config_for,
@@ -616,7 +618,11 @@ def chains_config(emulator: Emulator, **settings: Any) -> dict[str, Any]:
 def test_a_full_pass_by_ranges_gives_the_exact_truth(start_emulator, run_tap) -> None:
     account, ids = uneven_account(7)
     emulator = start_emulator(
-        account, page_size=4, faults=Faults(latency_seconds=0.03), search_lag_seconds=0
+        account,
+        page_size=4,
+        faults=Faults(latency_seconds=0.03),
+        search_lag_seconds=0,
+        rate_limit=RateLimit(max_requests=FAST_RATE, arrival_grace=ARRIVAL_GRACE),
     )
     run = run_tap(chains_config(emulator), emulator=emulator)
     assert run.returncode == 0, run.stderr

@@ -11,28 +11,32 @@ from hubspot_emulator import Faults, RateLimit
 from tap_hubspot_associations.rate_budget import RateBudget
 from tap_hubspot_associations.tap import TapHubSpotAssociations
 from tests.helpers import (
+    ARRIVAL_GRACE,
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
     RecordingAdapter,
     batch_reads,
     config_for,
+    free_slots_now,
     oauth_config,
     seeded_account,
     truth_of,
 )
 
 PAIRS = {("contacts", "companies"): 60, ("deals", "contacts"): 30}
-GRACE = 0.3
-"""Arrival delays on a busy machine the "no 429" tests tolerate (`RateLimit.arrival_grace`)."""
 
 
 @pytest.mark.e2e
 def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:
+    """One request at a time, so that no request can lose the race for a freed slot 31
+    times in a row (the end of a run): 4 slots a second and waits of 0.3 s refuse one
+    request at most 4 times."""
     account, pairs = seeded_account(PAIRS)
     limit = RateLimit(max_requests=4, interval_ms=1000, send_headers=False, retry_after=0.3)
     emulator = start_emulator(account, page_size=5, rate_limit=limit)
-    run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
+    config = config_for(emulator, pairs, batch_size=10, max_concurrency=1)
+    run = run_tap(config, emulator=emulator)
     assert run.returncode == 0, run.stderr
     assert emulator.stats.statuses[429] > 0
     assert run.record_set() == truth_of(account, pairs)
@@ -128,7 +132,7 @@ def test_every_request_has_a_10_second_connect_timeout(monkeypatch) -> None:
 @pytest.mark.e2e
 def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
-    limit = RateLimit(max_requests=10, interval_ms=1000, arrival_grace=GRACE)
+    limit = RateLimit(max_requests=10, interval_ms=1000, arrival_grace=ARRIVAL_GRACE)
     emulator = start_emulator(account, page_size=5, rate_limit=limit)
     run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
     assert run.returncode == 0, run.stderr
@@ -140,7 +144,9 @@ def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None
 @pytest.mark.e2e
 def test_slots_other_clients_hold_are_left_to_them(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
-    limit = RateLimit(max_requests=20, interval_ms=1000, taken_by_others=12, arrival_grace=GRACE)
+    limit = RateLimit(
+        max_requests=20, interval_ms=1000, taken_by_others=12, arrival_grace=ARRIVAL_GRACE
+    )
     emulator = start_emulator(account, page_size=5, rate_limit=limit)
     run = run_tap(config_for(emulator, pairs, batch_size=10), emulator=emulator)
     assert run.returncode == 0, run.stderr
@@ -192,21 +198,7 @@ def test_the_budget_keeps_under_every_announced_limit() -> None:
     assert budget.limit == 10
     # 3 of ours in the window, 2 remaining of 10: others hold 5, and one more is left
     # to them while they share the window (arrival order is uncertain by one).
-    assert free_slots(budget) == 1, "slots other clients hold stay free, with one to spare"
-
-
-def free_slots(budget: RateBudget) -> int:
-    """Slots that can be taken now (the test clock stands still, so none frees)."""
-    taken = 0
-    while True:
-        give_up = threading.Event()
-        timer = threading.Timer(0.2, give_up.set)
-        timer.start()
-        sent = budget.acquire(give_up)
-        timer.cancel()
-        if sent is None:
-            return taken
-        taken += 1
+    assert free_slots_now(budget) == 1, "slots other clients hold stay free, with one to spare"
 
 
 @pytest.mark.e2e

@@ -14,6 +14,7 @@ import pytest
 
 from hubspot_emulator import Account, Emulator, Faults, RateLimit
 from tests.helpers import (
+    ARRIVAL_GRACE,
     DAY_MS,
     FAST_RATE,
     HOUR_MS,
@@ -190,7 +191,7 @@ def test_more_changed_records_than_one_search_answers(start_emulator, run_tap) -
         page_size=4,
         search_cap=1_000,
         search_lag_seconds=0,
-        rate_limit=RateLimit(max_requests=FAST_RATE, arrival_grace=0.3),
+        rate_limit=RateLimit(max_requests=FAST_RATE, arrival_grace=ARRIVAL_GRACE),
     )
     config = listing_config(
         emulator, CONTACTS, start_date=iso_utc(stamp - 1), full_pass_every_days=0, batch_size=1000

@@ -14,7 +14,7 @@ from tap_hubspot_associations.rate_budget import (
     announced_wait,
     header_count,
 )
-from tests.helpers import Clock, RecordingEvent
+from tests.helpers import Clock, GivingUp, RecordingEvent, free_slots_now
 
 
 @pytest.mark.parametrize(
@@ -107,14 +107,8 @@ def answered_budget(clock: Clock, **headers: str) -> RateBudget:
 
 
 def free_now(budget: RateBudget) -> bool:
-    """Whether a request may go at once (a set event makes `acquire` not wait)."""
-    cancel = threading.Event()
-    timer = threading.Timer(0.5, cancel.set)
-    timer.start()
-    try:
-        return budget.acquire(cancel) is not None and not cancel.is_set()
-    finally:
-        timer.cancel()
+    """Whether a request may go at once (it then takes its slot)."""
+    return budget.acquire(GivingUp()) is not None
 
 
 def test_a_429s_remaining_count_is_not_other_clients_share() -> None:
@@ -154,16 +148,6 @@ def test_no_request_of_this_second_remaining_pauses_for_a_second() -> None:
     assert not free_now(budget)
     clock.now += 1.0
     assert free_now(budget)
-
-
-def free_slots_now(budget: RateBudget) -> int:
-    """How many requests could go at once (each taken and answered on the spot)."""
-    taken = 0
-    while free_now(budget):
-        taken += 1
-        if taken > 1000:
-            break
-    return taken
 
 
 def test_only_our_requests_in_the_window_count_as_ours() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from hubspot_emulator import Faults, RateLimit
 from tests.helpers import (
+    ARRIVAL_GRACE,
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
@@ -35,6 +36,8 @@ THREE_PAIRS = {
 
 @pytest.mark.e2e
 def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap) -> None:
+    """25 requests a second make the run last over 5 s, so the first 3-second token is
+    renewed at least once (the tap renews at four fifths of a token's life)."""
     account, pairs = seeded_account(THREE_PAIRS)
     faults = Faults(
         script=("html_502", "locked"),  # then at random, these among the rest
@@ -50,7 +53,7 @@ def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap)
         account,
         page_size=4,
         faults=faults,
-        rate_limit=RateLimit(max_requests=25, interval_ms=1000),
+        rate_limit=RateLimit(max_requests=25, interval_ms=1000, arrival_grace=ARRIVAL_GRACE),
         oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
         token_ttl=3,
     )
@@ -59,7 +62,7 @@ def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap)
     assert run.returncode == 0, run.stderr
     assert run.record_set() == truth_of(account, pairs)
     statuses = emulator.stats.statuses
-    assert statuses[423] and statuses[502] and emulator.stats.tokens_issued >= 3
+    assert statuses[423] and statuses[502] and emulator.stats.tokens_issued >= 2
     assert statuses[429] <= 0.05 * sum(emulator.stats.requests.values())
 
 

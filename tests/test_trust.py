@@ -631,9 +631,17 @@ def test_discovery_into_a_closed_pipe_is_one_line(start_emulator):
 def test_soak_short_tokens_tight_window_faults_and_429s(start_emulator, run_tap):
     """Tokens live 2 s, the window is 20 requests a second and unannounced (429s with
     `Retry-After`), 6% faults and 3% truncated bodies: the run still ends exact, never
-    failing on an expired token while the refresh token works."""
+    failing on an expired token while the refresh token works. The first requests meet a
+    429 and a token that expires under them, whatever the machine's speed."""
     account, pairs = seeded_account({("contacts", "companies"): 300, ("deals", "contacts"): 100})
-    faults = Faults(server_error=0.04, locked=0.02, truncated_body=0.03, latency_seconds=0.02)
+    faults = Faults(
+        script=("rate_limited", "expired_token"),
+        rate_limited_retry_after=1,
+        server_error=0.04,
+        locked=0.02,
+        truncated_body=0.03,
+        latency_seconds=0.02,
+    )
     emulator = start_emulator(
         account,
         page_size=4,

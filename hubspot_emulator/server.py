@@ -133,6 +133,7 @@ class Emulator:
         self._search_window: deque[float] = deque()
         self._stop_stalls = threading.Event()
         self._in_flight = 0
+        self._connections = 0
         self._answered_any = False
         self._idle = threading.Condition(self._lock)
         self.first_request_at: float | None = None
@@ -764,12 +765,27 @@ class Emulator:
             self._in_flight -= 1
             self._idle.notify_all()
 
+    def connection_opened(self) -> None:
+        with self._lock:
+            self._connections += 1
+
+    def connection_closed(self) -> None:
+        with self._lock:
+            self._connections -= 1
+            self._idle.notify_all()
+
     def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait until no request is being served: after a client is killed, the answers
-        to its last requests are logged before a test counts them."""
+        """Wait until no connection is open and no request is being served: after a
+        client is killed, the requests it had sent (some not read yet) are answered and
+        logged before a test counts them; its connections then close."""
         with self._idle:
-            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
-                raise TimeoutError(f"{self._in_flight} requests still being served")
+            if not self._idle.wait_for(
+                lambda: self._in_flight == 0 and self._connections == 0, timeout
+            ):
+                raise TimeoutError(
+                    f"{self._in_flight} requests still being served, "
+                    f"{self._connections} connections open"
+                )
 
     def _chance(self, rate: float) -> bool:
         if rate <= 0:
@@ -801,6 +817,15 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a timeout, a killed tap) is normal here, not news."""
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.emulator.connection_opened()
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Called once per connection, when its thread has served it."""
+        super().shutdown_request(request)
+        self.emulator.connection_closed()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -116,7 +116,7 @@ def serve() -> Iterator[Callable[[Behaviour], RawServer]]:
         server.stop()
 
 
-def get(url: str, *, session: requests.Session | None = None, timeout: float = 1.0) -> bytes:
+def get(url: str, *, session: requests.Session | None = None, timeout: float = NO_HANG) -> bytes:
     reply = send_once(session or requests.Session(), "GET", url + "/x", headers={}, timeout=timeout)
     return reply.content
 

@@ -107,6 +107,7 @@ def test_kill_9_then_resume_from_the_last_state_loses_nothing(start_emulator, tm
     saved = last_state(first)
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps(saved))
+    emulator.wait_idle()
     batches_before = len(emulator.stats.batches)
 
     resumed = subprocess.run(
@@ -202,13 +203,15 @@ def test_one_slow_batch_bounds_what_a_resume_reads_again(start_emulator, tmp_pat
     seen = {"batches": 0, "since": time.monotonic()}
 
     def blocked_on_the_slow_batch() -> bool:
-        """The slow batch arrived, and no batch for a second since: the tap waits."""
+        """The two batches before the slow one and 2 x 2 from it on arrived, and no batch
+        for a second since: the tap waits at its bound (a tap without one reads on)."""
         batches = emulator.stats.batches
         if len(batches) != seen["batches"]:
             seen.update(batches=len(batches), since=time.monotonic())
             return False
         arrived = any(id_ == str(slow) for batch in batches for id_, _ in batch)
-        return arrived and time.monotonic() - seen["since"] >= 1.0
+        at_bound = len(batches) >= 2 + 2 * 2
+        return arrived and at_bound and time.monotonic() - seen["since"] >= 1.0
 
     first, killed = run_and_kill_when(tap_command(config_path), blocked_on_the_slow_batch)
     assert killed, "the tap finished before it could be killed"

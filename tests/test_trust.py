@@ -6,10 +6,13 @@ pipe, a broken state or a signal would show it to the tap.
 
 from __future__ import annotations
 
+import array
+import fcntl
 import json
 import os
 import signal
 import subprocess
+import termios
 import threading
 import time
 from pathlib import Path
@@ -340,36 +343,48 @@ def test_a_listing_cursor_that_repeats_ends_the_pass(run_tap):
     assert_one_clear_error(run, "cursor it had returned before")
 
 
-def stalled_run(start_emulator, tmp_path: Path) -> tuple[subprocess.Popen[str], Any]:
+def emitted_positions(stdout: Path) -> list[int]:
+    """The positions of the STATE messages written so far (complete lines)."""
+    lines = [line for line in stdout.read_text().splitlines(keepends=True) if line.endswith("\n")]
+    states = [m["value"] for m in map(json.loads, lines) if m["type"] == "STATE"]
+    progress = [s["bookmarks"].get(STREAM, {}).get("progress", {}) for s in states]
+    return [p.get("position", 0) for p in progress]
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_at_once_with_its_state(start_emulator, tmp_path, sent, code):
+    """The first batch is emitted and the second stalls for 60 s when the signal comes:
+    the run ends at once, its last message the STATE of what it emitted."""
     account, pairs = seeded_account({("contacts", "companies"): 50})
     emulator = start_emulator(account, faults=Faults(script=("none", "stall"), stall_seconds=60))
     config = config_for(emulator, pairs, batch_size=10, max_concurrency=1)
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        tap_command(config_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    deadline = time.monotonic() + 30
-    while batch_reads(emulator) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return process, emulator
-
-
-@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_the_run_at_once_with_its_state(start_emulator, tmp_path, sent, code):
-    process, _ = stalled_run(start_emulator, tmp_path)
-    process.send_signal(sent)
-    stdout, stderr = process.communicate(timeout=15)  # the stalled request waits 60 s
+    stdout_path = tmp_path / "stdout"
+    with (
+        stdout_path.open("w") as stdout_file,
+        subprocess.Popen(
+            tap_command(config_path),
+            stdout=stdout_file,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+        ) as process,
+    ):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            batch_reads(emulator) >= 2 and 10 in emitted_positions(stdout_path)
+        ):
+            time.sleep(0.05)
+        assert batch_reads(emulator) >= 2, "the stalled request never came"
+        assert 10 in emitted_positions(stdout_path), "the first batch was never emitted"
+        process.send_signal(sent)
+        _, stderr = process.communicate(timeout=15)  # the stalled request waits 60 s
+    stdout = stdout_path.read_text()
     CAPTURED_OUTPUT.extend((stdout, stderr))
     assert process.returncode == code
     messages = parse_messages(stdout)
     assert messages[-1]["type"] == "STATE"
-    records = [m for m in messages if m["type"] == "RECORD"]
-    assert records, "the first batch was emitted before the stall"
     progress = messages[-1]["value"]["bookmarks"][STREAM]["progress"]
     assert progress["position"] == 10
     assert f"Stopped by {sent.name}" in stderr
@@ -523,6 +538,13 @@ def test_a_listing_resume_finds_its_place_by_id_when_records_were_archived(start
     assert {str(i) for i in unread} <= read
 
 
+def pipe_is_full(reader: int) -> bool:
+    """Less than a page free: a writer of whole lines now waits for the reader."""
+    waiting = array.array("i", [0])
+    fcntl.ioctl(reader, termios.FIONREAD, waiting)
+    return waiting[0] > fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ) - 4096
+
+
 def test_a_signal_during_a_blocked_write_cuts_no_line_in_two(start_emulator, tmp_path):
     """The target stops reading, stdout's pipe fills, SIGTERM comes while a write is
     blocked: every whole line written is one message, the cut one ends the output."""
@@ -531,23 +553,26 @@ def test_a_signal_during_a_blocked_write_cuts_no_line_in_two(start_emulator, tmp
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config_for(emulator, pairs, batch_size=100)))
     reader, writer = os.pipe()
-    with subprocess.Popen(
-        tap_command(config_path), stdout=writer, stderr=subprocess.PIPE, env=clean_env()
-    ) as process:
+    stderr_path = tmp_path / "stderr"
+    with (
+        stderr_path.open("wb") as stderr_file,
+        subprocess.Popen(
+            tap_command(config_path), stdout=writer, stderr=stderr_file, env=clean_env()
+        ) as process,
+    ):
         os.close(writer)
         deadline = time.monotonic() + 30
-        while batch_reads(emulator) < 3 and time.monotonic() < deadline:
+        while not pipe_is_full(reader) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)  # the pipe is full by now: the tap is blocked in a write
+        assert pipe_is_full(reader), "the tap never filled the pipe"
         process.send_signal(signal.SIGTERM)
-        time.sleep(1.0)  # the target still reads nothing
-        output = b""
-        while chunk := os.read(reader, 1 << 16):
-            output += chunk
-        os.close(reader)
-        assert process.stderr is not None
-        stderr = process.stderr.read().decode()
+        # The tap ends while the target still reads nothing: it writes nothing more.
         assert process.wait(timeout=30) == 143
+    output = b""
+    while chunk := os.read(reader, 1 << 16):
+        output += chunk
+    os.close(reader)
+    stderr = stderr_path.read_text()
     CAPTURED_OUTPUT.append(stderr)
     lines = output.split(b"\n")
     for line in lines[:-1]:

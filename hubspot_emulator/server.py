@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import select
 import threading
 import time
 import uuid
@@ -775,17 +776,25 @@ class Emulator:
             self._idle.notify_all()
 
     def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait until no connection is open and no request is being served: after a
-        client is killed, the requests it had sent (some not read yet) are answered and
-        logged before a test counts them; its connections then close."""
+        """Wait until no connection is waiting to be accepted or open and no request is
+        being served: after a client is killed, the requests it had sent (some not read
+        yet) are answered and logged before a test counts them; its connections then
+        close."""
+        deadline = time.monotonic() + timeout
         with self._idle:
-            if not self._idle.wait_for(
-                lambda: self._in_flight == 0 and self._connections == 0, timeout
-            ):
-                raise TimeoutError(
-                    f"{self._in_flight} requests still being served, "
-                    f"{self._connections} connections open"
-                )
+            while self._in_flight or self._connections or self._connection_waiting():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"{self._in_flight} requests still being served, "
+                        f"{self._connections} connections open"
+                    )
+                self._idle.wait(min(left, 0.05))
+
+    def _connection_waiting(self) -> bool:
+        """A connection the server has not accepted yet."""
+        assert self._server is not None, "start() the emulator first"
+        return bool(select.select([self._server.socket], [], [], 0)[0])
 
     def _chance(self, rate: float) -> bool:
         if rate <= 0:
@@ -824,8 +833,10 @@ class _Server(ThreadingHTTPServer):
 
     def shutdown_request(self, request: Any) -> None:
         """Called once per connection, when its thread has served it."""
-        super().shutdown_request(request)
-        self.emulator.connection_closed()
+        try:
+            super().shutdown_request(request)
+        finally:
+            self.emulator.connection_closed()
 
 
 class _Handler(BaseHTTPRequestHandler):

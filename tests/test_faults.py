@@ -15,6 +15,8 @@ from tests.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
+    TOKEN,
+    GivingUp,
     RecordingAdapter,
     batch_reads,
     config_for,
@@ -175,6 +177,19 @@ def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> No
     assert budget.wait_after_429({"Retry-After": "7"}) == 7.0
     now[0] = 200.0
     assert budget.wait_after_429({}) == 10.0
+
+
+def test_searches_keep_to_5_a_second_of_their_own() -> None:
+    """hubspot-facts: CRM search allows 5 requests a second, announced by no header. The
+    "no 429" tests against the emulator tolerate late arrivals (`ARRIVAL_GRACE`), so the
+    pacing the tap sets up is pinned here: 5 requests, a 1-second window."""
+    config = {
+        "access_token": TOKEN,
+        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
+    }
+    budget = TapHubSpotAssociations(config=config, parse_env_config=False).client.search_budget
+    budget.release(budget.acquire(GivingUp()) or 0.0, {})
+    assert (budget.limit, budget.window) == (5, 1.0)
 
 
 def test_the_budget_keeps_under_every_announced_limit() -> None:

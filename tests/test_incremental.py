@@ -221,10 +221,10 @@ def test_a_search_limit_lower_than_expected_is_waited_out(start_emulator, run_ta
 def test_the_lookback_catches_changes_the_search_index_had_not_yet_seen(
     start_emulator, run_tap
 ) -> None:
-    """Changes 4.5 minutes old that the index does not show yet (it lags an hour) are
-    read by the next pass, whose window starts 5 minutes before this one's start (a
-    lookback 30 s shorter misses them, if the first run starts within 30 s). The
-    emulator's clock is moved on between the runs: no run races the lag."""
+    """Changes made 4.5 minutes before a pass started, which the index did not show it
+    (it lags an hour), are read by the next pass, whose window starts 5 minutes before
+    this one's start: a lookback 30 s shorter misses them. The emulator's clock is
+    moved on between the runs: no run races the lag."""
     account, pairs = seeded_account({CONTACTS: 200})
     emulator = start_emulator(account, page_size=4, search_lag_seconds=3600)
     config = listing_config(emulator, CONTACTS, start_date=iso_utc(now_ms() - DAY_MS))
@@ -238,6 +238,8 @@ def test_the_lookback_catches_changes_the_search_index_had_not_yet_seen(
     first = run_tap(config, state=state, emulator=emulator)
     assert first.returncode == 0, first.stderr
     assert first.record_set() == set(), "the index should not have shown the late changes yet"
+    started = ms_of(first.states()[-1]["bookmarks"]["contacts_to_companies"]["since"])
+    account.modify("contacts", late, at=started - 270_000)  # exactly, whenever it started
     emulator.clock.advance(3600)
     second = run_tap(config, state=first.states()[-1], emulator=emulator)
     assert second.returncode == 0, second.stderr

@@ -36,8 +36,9 @@ THREE_PAIRS = {
 
 @pytest.mark.e2e
 def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap) -> None:
-    """25 requests a second make the run last over 5 s, so the first 3-second token is
-    renewed at least once (the tap renews at four fifths of a token's life)."""
+    """25 requests a second make the run's hundred-odd requests last over 3 s, so the
+    first 3-second token is renewed at least once (the tap renews it at 2.4 s, four
+    fifths of its life)."""
     account, pairs = seeded_account(THREE_PAIRS)
     faults = Faults(
         script=("html_502", "locked"),  # then at random, these among the rest

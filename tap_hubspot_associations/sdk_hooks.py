@@ -157,23 +157,12 @@ class HookedStream(Stream):
             return False
         if not self._records_unchanged_by_sdk():
             return False
-        stream, version, at = self.name, table_version(self), time_extracted
-        if version is None:
-            messages = [
-                {"type": "RECORD", "stream": stream, "record": record, "time_extracted": at}
-                for record in records
-            ]
-        else:
-            messages = [
-                {
-                    "type": "RECORD",
-                    "stream": stream,
-                    "record": record,
-                    "version": version,
-                    "time_extracted": at,
-                }
-                for record in records
-            ]
+        head: dict[str, Any] = {"type": "RECORD", "stream": self.name}
+        version = table_version(self)
+        if version is not None:
+            head["version"] = version
+        head["time_extracted"] = time_extracted
+        messages = [{**head, "record": record} for record in records]
         writer.write_record_lines(message_encoder.encode_lines(messages))
         counter.increment(len(records))
         return True

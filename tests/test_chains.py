@@ -177,6 +177,10 @@ class FakeHubSpot:
         }
         if offset + limit < len(matches):
             answer["paging"] = {"next": {"after": str(offset + limit)}}
+        return self.search_answer(body, answer)
+
+    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        """The answer to a search for `body`: as HubSpot gives it, unless a variant says."""
         return answer
 
     def get(
@@ -201,6 +205,10 @@ class FakeHubSpot:
         answer: dict[str, Any] = {"results": [{"id": str(i)} for i in page]}
         if start + limit < len(self.ids):
             answer["paging"] = {"next": {"after": str(start + limit)}}
+        return self.listing_answer(path, answer)
+
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """The answer to listing `path`: as HubSpot gives it, unless a variant says."""
         return answer
 
 
@@ -279,10 +287,7 @@ def test_a_cut_recounts_a_range_whose_count_was_stale() -> None:
 class Shuffled(FakeHubSpot):
     """Lists ids out of order: the list chain cannot stand for a range of ids then."""
 
-    def get(
-        self, path: str, *, list_key: str, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().get(path, list_key=list_key, cancel=cancel)
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
         answer["results"].reverse()
         return answer
 
@@ -290,10 +295,7 @@ class Shuffled(FakeHubSpot):
 class ShuffledLater(FakeHubSpot):
     """Lists its first page in order and the rest out of order."""
 
-    def get(
-        self, path: str, *, list_key: str, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().get(path, list_key=list_key, cancel=cancel)
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
         if "after=" in path:
             answer["results"].reverse()
         return answer
@@ -317,10 +319,7 @@ def test_a_listing_out_of_order_from_its_first_page_leaves_the_ids_to_search(
 class Outside(FakeHubSpot):
     """Answers a search with an id outside the range it asked for."""
 
-    def search(
-        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().search(path, body, cancel=cancel)
+    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
         if body["limit"] == 200 and answer["results"]:
             answer["results"][-1] = {"id": str(self.ids[-1] + 1)}
         return answer
@@ -342,10 +341,7 @@ class Hostile(FakeHubSpot):
         super().__init__(ids)
         self.kind = kind
 
-    def search(
-        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().search(path, body, cancel=cancel)
+    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
         descending = body["sorts"][0]["direction"] == "DESCENDING"
         filters = [f for group in body["filterGroups"] for f in group["filters"]]
         bounds = {f["operator"]: int(f["value"]) for f in filters}
@@ -370,10 +366,7 @@ class Hostile(FakeHubSpot):
             answer["results"][0] = {"id": str(bounds["LTE"] + 1)}
         return answer
 
-    def get(
-        self, path: str, *, list_key: str, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().get(path, list_key=list_key, cancel=cancel)
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
         if self.kind == "bad listed id":
             answer["results"][0] = {"id": "12x"}
         if self.kind == "listing cursor repeats":
@@ -413,10 +406,7 @@ def test_answers_hubspot_never_gives_are_named(kind: str, message: str) -> None:
 class NumericCursors(FakeHubSpot):
     """Lists with cursors sent as numbers, as some answers do."""
 
-    def get(
-        self, path: str, *, list_key: str, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().get(path, list_key=list_key, cancel=cancel)
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
         if "paging" in answer:
             answer["paging"]["next"]["after"] = int(answer["paging"]["next"]["after"])
         return answer
@@ -426,10 +416,7 @@ class EmptyPages(FakeHubSpot):
     """Lists an empty page between full ones, as a listing may when records are
     archived under it."""
 
-    def get(
-        self, path: str, *, list_key: str, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().get(path, list_key=list_key, cancel=cancel)
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
         if "after=500" in path:
             answer["results"] = []
             answer["paging"] = {"next": {"after": "600"}}
@@ -523,10 +510,7 @@ def test_closing_the_reader_cancels_every_request_it_started() -> None:
 
 
 class BadPaging(FakeHubSpot):
-    def get(
-        self, path: str, *, list_key: str, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        answer = super().get(path, list_key=list_key, cancel=cancel)
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
         answer["paging"] = {"next": {"after": ""}}
         return answer
 

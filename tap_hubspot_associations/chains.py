@@ -19,6 +19,25 @@ run. Each chain therefore keeps its safe point: its highest id such that it and 
 lower id of the chain are among the ids the batch reader has completed. The bookmark
 holds, per chain, the range from its safe point to its end; a resumed pass reads those
 ranges again (by search), at least once, never fewer.
+
+Listing is the authority, search the accelerator. Search is a second index that lags
+writes, can be empty or partial, and can answer in an order it was not asked for, so
+its answers are claims, checked before they bound anything:
+
+- no range ends at the top search knows of: the list chain's range, and the range of
+  whichever chain is cut from its top, run to `END`, above every record id, so ids
+  listed (or searched) above that top are read, never dropped;
+- every search page must hold at most its limit, in the order asked, strictly inside
+  the range asked; a page that repeats one before fails that test;
+- once the chains are done, two counts: what the list chain listed in its range against
+  what search holds there, and the ids read up to the top search gave at the start
+  against the lesser of its counts then and now (ids archived meanwhile leave both);
+- search refused (400, 403, 404), or empty while listing is not.
+
+In a full pass, a search that fails any of these is not used again for the type: one
+WARNING says why, and the list chain reads the rest of the type alone, from where it is
+(ids search gave before may be read twice, none is missed). An incremental pass can
+only search, so there the same failures end the run with one ERROR.
 """
 
 from __future__ import annotations
@@ -50,6 +69,14 @@ FETCH_AHEAD = 3000
 """Ids fetched ahead of the batches that will read them."""
 BOUND = re.compile(r"-?[0-9]{1,20}")
 """A range bound in the bookmark: an id, or -1 below an id 0."""
+END = 10**20 - 1
+"""The end of the topmost range: above every record id (20 digits at most)."""
+UNUSABLE_SEARCH_STATUSES = (400, 403, 404)
+"""Statuses with which HubSpot refuses a search for good: the type is listed instead."""
+
+
+class _Untrusted(Exception):
+    """A search answer that cannot be trusted; the message says why."""
 
 
 @dataclass
@@ -120,6 +147,25 @@ HandOver = Callable[[list[object]], bool]
 """Hands items to the reading thread; False once reading has stopped."""
 
 
+@dataclass
+class _Listing:
+    """The list chain's own state: HubSpot's cursor is opaque, so a listing can only go
+    on from where it is, never start in the middle."""
+
+    chain: Chain
+    cursor: str | None = None
+    seen: set[str] = field(default_factory=set)
+    previous: int = -1
+    beyond: list[int] = field(default_factory=list)
+    """Ids of the last page above the range's end, left to the chain above: read after
+    all if search proves untrustworthy and the listing goes on."""
+    exhausted: bool = False
+    """HubSpot's last page came: nothing is listed beyond it."""
+    abandoned: str | None = None
+    """Why the listing left its range to search (it listed out of order): then it is no
+    authority, and a search that fails too ends the pass."""
+
+
 class RangedIds:
     """Every live id of an object type, or those modified in [since, until), from
     several chains at once (see the module's docstring)."""
@@ -150,6 +196,15 @@ class RangedIds:
         """Every chain not yet done; None until the ranges are known."""
         self._waiting: deque[Chain] = deque()
         self._workers = 0
+        self._listing: _Listing | None = None
+        self._distrust: str | None = None
+        """Why search is not used any more in this pass (None: it is)."""
+        self._top: int | None = None
+        """The highest id search knew of when the pass started (None: not known)."""
+        self._counted: int | None = None
+        """How many ids search counted up to `_top` when the pass started."""
+        self._read_to_top = 0
+        """Ids handed over up to `_top`, from every chain."""
 
     def validate(self) -> None:
         return None
@@ -161,9 +216,11 @@ class RangedIds:
         return f"ranges:search:{self._object_type}:{since}:{until}"
 
     def resume_at(self, position: int) -> dict[str, Any]:
-        """Per chain not done, the range from its safe point to its end."""
+        """Per chain not done, the range from its safe point to its end; nothing once
+        search is distrusted (a resumed pass then starts over: ids read twice, none
+        lost, as the listing's place cannot be saved)."""
         with self._lock:
-            if self._chains is None:
+            if self._chains is None or self._distrust is not None:
                 return {}
             for chain in self._chains:
                 chain.settle(position)
@@ -238,6 +295,7 @@ class RangedIds:
                 if chains and self._window is None:
                     listed = chains[0]
                     listed.busy = True
+                    self._listing = _Listing(listed)
                 with self._lock:
                     self._chains = list(chains)
                     self._waiting = deque(c for c in chains if c is not listed)
@@ -245,27 +303,23 @@ class RangedIds:
                 self._workers = self._search_chains + (listed is not None)
             if listed is not None:
                 threading.Thread(
-                    target=self._work, args=(listed, hand_over, stop), daemon=True
+                    target=self._work, args=(True, hand_over, stop), daemon=True
                 ).start()
             for _ in range(self._search_chains):
                 threading.Thread(
-                    target=self._work, args=(None, hand_over, stop), daemon=True
+                    target=self._work, args=(False, hand_over, stop), daemon=True
                 ).start()
         except Cancelled:
             return
         except BaseException as exc:  # handed to the reading thread, which raises it
             hand_over([exc])
 
-    def _work(
-        self,
-        listed: Chain | None,
-        hand_over: HandOver,
-        stop: threading.Event,
-    ) -> None:
-        """Run the list chain (if given), then chains of search until none is left."""
+    def _work(self, lists: bool, hand_over: HandOver, stop: threading.Event) -> None:
+        """Run the list chain (if `lists`), then chains of search until none is left;
+        the last worker to finish checks the pass is complete."""
         try:
-            if listed is not None:
-                self._run_listing(listed, hand_over, stop)
+            if lists:
+                self._run_listing(hand_over, stop)
             while not stop.is_set():
                 chain = self._next_chain(hand_over, stop)
                 if chain is None:
@@ -275,21 +329,21 @@ class RangedIds:
                     continue
                 assert isinstance(chain, Chain)
                 self._run_search(chain, hand_over, stop)
+            with self._lock:
+                self._workers -= 1
+                last = self._workers == 0
+            if last:
+                self._complete(hand_over, stop)
+                hand_over([_END])
         except Cancelled:
             return
         except BaseException as exc:  # handed to the reading thread, which raises it
             hand_over([exc])
-            return
-        with self._lock:
-            self._workers -= 1
-            last = self._workers == 0
-        if last:
-            hand_over([_END])
 
     def _next_chain(self, hand_over: HandOver, stop: threading.Event) -> Chain | object | None:
         """A waiting range, else the top of the busy chain with most left: half of what
         it has left in whole pages, at most `MAX_SPLIT`, and only if that is more than
-        two pages.
+        two pages. None once search is distrusted.
         `_WAIT` while a busy chain has not said how much it has left.
 
         One search counted from the top finds the split and is the new chain's first
@@ -297,6 +351,8 @@ class RangedIds:
         the lowest page of the top `count` ids.
         """
         with self._lock:
+            if self._distrust is not None:
+                return None
             if self._waiting:
                 chain = self._waiting.pop()
                 chain.busy = True
@@ -318,21 +374,18 @@ class RangedIds:
 
     def _split(
         self, widest: Chain, count: int, hand_over: HandOver, stop: threading.Event
-    ) -> Chain | object:
-        """Search for the cut below the top `count` ids of `widest`; the new chain, or
-        `_WAIT` when the chain changed meanwhile and the answer is of no use."""
+    ) -> Chain | object | None:
+        """Search for the cut below the top `count` ids of `widest`; the new chain,
+        `_WAIT` when the chain changed meanwhile and the answer is of no use, None when
+        search turned out untrustworthy."""
         with self._lock:
             after, high = widest.position, widest.high
         query = self._query(SEARCH_PAGE_SIZE, "DESCENDING", after, high)
         query["after"] = str(count - SEARCH_PAGE_SIZE)
-        body = self._client.search(self._search_path, query, cancel=stop)
-        found = checked_ids(body["results"], "searching", self._object_type)
-        if any(b >= a for a, b in itertools.pairwise([high + 1, *found, after])):
-            raise HubSpotError(
-                f"searching {self._object_type} returned ids out of order or outside "
-                f"({after}, {high}]: ids would be missed"
-            )
-        total = search_total(body)
+        answer = self._search(query, after, high, stop)
+        if answer is None:
+            return None
+        found, total, _ = answer
         with self._lock:
             if widest.position == after and widest.high == high:
                 # The search counted the chain's range as it is now: the chain's own count
@@ -346,6 +399,8 @@ class RangedIds:
                 return _WAIT
             page = found[::-1]
             at = page[0] - 1
+            if self._distrust is not None:
+                return None
             if widest.fetched or not widest.busy or widest.high != high:
                 return _WAIT
             if widest.position >= at:
@@ -354,26 +409,40 @@ class RangedIds:
             chain.busy = True
             assert self._chains is not None
             self._chains.append(chain)
-            chain.took(page, None)
-            items: list[object] = [(chain, id_) for id_ in page]
+            items = self._took(chain, page, None)
         if not hand_over(items):
             raise Cancelled
         return chain
+
+    def _took(self, chain: Chain, ids: list[int], total: int | None) -> list[object]:
+        """Hand `ids` over as `chain`'s (under the lock)."""
+        if not ids:
+            return []
+        chain.took(ids, total)
+        if self._top is not None:
+            self._read_to_top += sum(1 for id_ in ids if id_ <= self._top)
+        return [(chain, id_) for id_ in ids]
 
     def _finish(
         self, chain: Chain, ids: list[int], complete: bool, total: int | None = None
     ) -> list[object]:
         """Keep the fetched ids within the chain's range (it may have shrunk while they
-        were fetched); the chain is complete when any fell outside."""
+        were fetched); the chain is complete when any fell outside. Nothing of search's
+        is kept once it is distrusted."""
         with self._lock:
+            listing = self._listing
+            if self._distrust is not None and (listing is None or chain is not listing.chain):
+                chain.fetched, chain.busy = True, False
+                return []
             kept = [id_ for id_ in ids if id_ <= chain.high]
-            if kept:
-                chain.took(kept, total if len(kept) == len(ids) else None)
+            if listing is not None and chain is listing.chain:
+                listing.beyond = ids[len(kept) :]
+            items = self._took(chain, kept, total if len(kept) == len(ids) else None)
             if complete or len(kept) < len(ids) or chain.position >= chain.high:
                 chain.fetched, chain.busy = True, False
-            return [(chain, id_) for id_ in kept]
+            return items
 
-    def _run_listing(self, chain: Chain, hand_over: HandOver, stop: threading.Event) -> None:
+    def _run_listing(self, hand_over: HandOver, stop: threading.Event) -> None:
         """HubSpot lists ids in ascending order (its `after` cursors are ids): the list
         chain covers its range from the start until an id passes the range's end.
 
@@ -382,33 +451,35 @@ class RangedIds:
         over no longer mark a range. An empty page with a cursor hands the rest of the
         range, from the last id listed, to the search chains.
         """
-        cursor: str | None = None
-        seen: set[str] = set()
-        previous = chain.low
+        listing = self._listing
+        assert listing is not None
+        chain = listing.chain
         while not chain.fetched:
             query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
-            if cursor is not None:
-                query["after"] = cursor
+            if listing.cursor is not None:
+                query["after"] = listing.cursor
             body = self._client.get(
                 f"{self._list_path}?{urlencode(query)}", list_key="results", cancel=stop
             )
             ids = checked_ids(body["results"], "listing", self._object_type)
             cursor = next_cursor(body, "listing", self._object_type)
-            if cursor is not None and cursor in seen:
+            if cursor is not None and cursor in listing.seen:
                 raise HubSpotError(
                     f"{self.setting}: HubSpot's paging of {self._object_type} returned a "
                     "cursor it had returned before; the listing would never end"
                 )
             if cursor is not None:
-                seen.add(cursor)
-            if (ids and ids[0] <= previous) or any(b <= a for a, b in itertools.pairwise(ids)):
+                listing.seen.add(cursor)
+            if (ids and ids[0] <= listing.previous) or any(
+                b <= a for a, b in itertools.pairwise(ids)
+            ):
                 if chain.handed == 0:
                     self._logger.warning(
                         "%s: HubSpot listed %s out of id order; reading them by search alone",
                         self.setting,
                         self._object_type,
                     )
-                    self._leave_to_search(chain)
+                    self._leave_to_search(listing, "it listed ids out of order")
                     return
                 raise HubSpotError(
                     f"{self.setting}: listing {self._object_type} returned ids out of "
@@ -417,48 +488,171 @@ class RangedIds:
             if not ids and cursor is not None:
                 # An empty page that says more follow (records archived under the
                 # cursor): the rest of the range is left to search, which reads it by id.
-                self._leave_to_search(chain)
+                self._leave_to_search(listing, "it listed an empty page with more to follow")
                 return
-            previous = ids[-1] if ids else previous
+            if ids and self._counted == 0:
+                self._distrust_search(f"search found no {self._object_type}, listing did")
+            listing.cursor, listing.exhausted = cursor, cursor is None
+            listing.previous = ids[-1] if ids else listing.previous
             if not hand_over(self._finish(chain, ids, cursor is None)):
                 raise Cancelled
 
-    def _leave_to_search(self, chain: Chain) -> None:
+    def _leave_to_search(self, listing: _Listing, why: str) -> None:
         """Hand the list chain's range, from its position, to the search chains."""
         with self._lock:
-            chain.busy = False
-            self._waiting.append(chain)
+            listing.abandoned = why
+            listing.chain.busy = False
+            self._waiting.append(listing.chain)
+
+    def _distrust_search(self, reason: str) -> None:
+        """Use search no more in this pass: one WARNING, and once the chains stop, the
+        listing reads the rest of the type (`_complete`). In an
+        incremental pass, which can only search, the pass ends."""
+        if self._window is not None:
+            raise HubSpotError(
+                f"{self.setting}: searching {self._object_type} for records modified in "
+                f"the window cannot be trusted: {reason}; an incremental pass can only "
+                "search, so none of it is read (a full pass lists instead)"
+            )
+        with self._lock:
+            if self._distrust is not None:
+                return
+            self._distrust = reason
+        self._logger.warning(
+            "%s: reading %s by listing alone, without search: %s",
+            self.setting,
+            self._object_type,
+            reason,
+        )
+
+    def _complete(self, hand_over: HandOver, stop: threading.Event) -> None:
+        """Every chain is done: check what proves the ids cover the type, and where a
+        check fails, list the rest."""
+        if self._distrust is None:
+            reason = self._short_count(stop)
+            if reason is not None:
+                self._distrust_search(reason)
+        if self._distrust is None:
+            return
+        listing = self._listing
+        if listing is None:  # a resumed pass: its ranges were to be searched
+            listing = self._listing = _Listing(Chain(-1, END))
+        if listing.abandoned is not None:
+            raise HubSpotError(
+                f"{self.setting}: neither search nor listing of {self._object_type} can be "
+                f"trusted (search: {self._distrust}; listing: {listing.abandoned}): ids "
+                "would be missed"
+            )
+        with self._lock:
+            chain = listing.chain
+            beyond, listing.beyond = listing.beyond, []
+            chain.high, chain.busy, chain.fetched = END, True, listing.exhausted
+            items = self._took(chain, beyond, None)
+        if items and not hand_over(items):
+            raise Cancelled
+        self._run_listing(hand_over, stop)
+
+    def _short_count(self, stop: threading.Event) -> str | None:
+        """Why the ids read fall short of what HubSpot counts, if they do (two searches
+        of one result each: their `total`s are the counts)."""
+        listing = self._listing
+        if listing is not None and listing.abandoned is None and listing.chain.high < END:
+            high = listing.chain.high
+            held = self._count(-1, high, stop)
+            listed = listing.chain.handed
+            if held is None or held < listed:
+                return (
+                    f"search holds {held} {self._object_type} up to id {high} where "
+                    f"listing found {listed}"
+                )
+        if self._top is None or self._counted is None:
+            return None
+        now = self._count(-1, self._top, stop)
+        expected = self._counted if now is None else min(self._counted, now)
+        if self._read_to_top < expected:
+            return (
+                f"search counted {expected} {self._object_type} up to id {self._top} but "
+                f"its pages gave {self._read_to_top}"
+            )
+        return None
+
+    def _count(self, after: int, high: int, stop: threading.Event) -> int | None:
+        """How many ids search holds in (after, high], by its `total`."""
+        answer = self._search(self._query(1, "ASCENDING", after, high), after, high, stop)
+        return None if answer is None else answer[1]
 
     def _run_search(self, chain: Chain, hand_over: HandOver, stop: threading.Event) -> None:
         while not chain.fetched:
             with self._lock:
                 after, high = chain.position, chain.high
-            body = self._client.search(
-                self._search_path,
-                self._query(SEARCH_PAGE_SIZE, "ASCENDING", after, high),
-                cancel=stop,
+            answer = self._search(
+                self._query(SEARCH_PAGE_SIZE, "ASCENDING", after, high), after, high, stop
             )
-            ids = checked_ids(body["results"], "searching", self._object_type)
-            if any(b <= a for a, b in itertools.pairwise([after, *ids, high + 1])):
-                raise HubSpotError(
-                    f"searching {self._object_type} returned ids out of order or outside "
-                    f"({after}, {high}]: ids would be missed"
-                )
-            more = next_cursor(body, "searching", self._object_type) is not None
-            total = search_total(body)
+            if answer is None:
+                self._finish(chain, [], True)
+                return
+            ids, total, more = answer
             if not hand_over(self._finish(chain, ids, not more or not ids, total)):
                 raise Cancelled
 
+    def _search(
+        self, query: dict[str, Any], after: int, high: int, stop: threading.Event
+    ) -> tuple[list[int], int | None, bool] | None:
+        """One search, its answer checked: the ids (in the order asked), HubSpot's
+        `total` and whether more follow; None once search is distrusted, by this answer
+        or another."""
+        try:
+            body = self._client.search(self._search_path, query, cancel=stop)
+            ids = checked_page(body, query, after, high, self._object_type)
+        except HubSpotError as exc:
+            if exc.status not in UNUSABLE_SEARCH_STATUSES:
+                raise
+            self._distrust_search(f"HubSpot refused the search ({exc.status}): {exc}")
+            return None
+        except _Untrusted as exc:
+            self._distrust_search(str(exc))
+            return None
+        more = next_cursor(body, "searching", self._object_type) is not None
+        return ids, search_total(body), more
+
     def _first_ranges(self, stop: threading.Event) -> list[Chain]:
-        """One range up to the highest id, with how many ids it holds (one search);
-        chains split it as they start."""
-        body = self._client.search(
-            self._search_path, self._query(1, "DESCENDING", None, None), cancel=stop
-        )
-        ids = checked_ids(body["results"], "searching", self._object_type)
-        if not ids:
-            return []
-        return [Chain(-1, ids[0], remaining=search_total(body))]
+        """One range up to `END` (the top search knows of is not confirmed), with how
+        many ids search holds (one search for the highest id, whose `total` counts
+        them); chains split it as they start. A full pass lists it even when search
+        finds nothing; an incremental pass with nothing in its window reads nothing."""
+        query = self._query(1, "DESCENDING", None, None)
+        answer = self._search(query, -1, END, stop)
+        ids: list[int] = []
+        if answer is not None:
+            ids, total, _ = answer
+            if ids:
+                self._top, self._counted = ids[0], total
+            elif total == 0 or total is None:
+                self._counted = 0
+        if self._window is not None:
+            if not ids:
+                self._check_index_not_empty(stop)
+                return []
+            return [Chain(-1, END, remaining=total)]
+        remaining = None if answer is None else self._counted
+        return [Chain(-1, END, remaining=remaining)]
+
+    def _check_index_not_empty(self, stop: threading.Event) -> None:
+        """An incremental window that search finds empty: true only if search's index
+        holds the type at all, or listing finds none either."""
+        everything = {
+            "filterGroups": [],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
+            "properties": ["hs_object_id"],
+            "limit": 1,
+        }
+        indexed = self._client.search(self._search_path, everything, cancel=stop)
+        if checked_ids(indexed["results"], "searching", self._object_type):
+            return
+        query = urlencode({"limit": 1, "properties": "hs_object_id", "archived": "false"})
+        listed = self._client.get(f"{self._list_path}?{query}", list_key="results", cancel=stop)
+        if checked_ids(listed["results"], "listing", self._object_type):
+            self._distrust_search(f"search found no {self._object_type}, listing did")
 
     def _query(
         self, limit: int, direction: str, after: int | None, high: int | None
@@ -471,9 +665,9 @@ class RangedIds:
                 {"propertyName": modified, "operator": "GTE", "value": str(since)},
                 {"propertyName": modified, "operator": "LT", "value": str(until)},
             ]
-        if after is not None:
+        if after is not None and after >= 0:
             filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": str(after)})
-        if high is not None:
+        if high is not None and high < END:
             filters.append({"propertyName": "hs_object_id", "operator": "LTE", "value": str(high)})
         return {
             "filterGroups": [{"filters": filters}] if filters else [],
@@ -500,6 +694,34 @@ def saved_ranges(resume: Mapping[str, Any]) -> list[Chain] | None:
             return None
         chains.append(Chain(int(entry[0]), int(entry[1])))
     return chains
+
+
+def checked_page(
+    body: Mapping[str, Any], query: Mapping[str, Any], after: int, high: int, object_type: str
+) -> list[int]:
+    """The ids of a search answer, once checked against what was asked: at most the
+    limit, in the order asked, strictly inside (after, high]; `_Untrusted` otherwise."""
+    ids = checked_ids(body["results"], "searching", object_type)
+    limit = query["limit"]
+    if len(ids) > limit:
+        raise _Untrusted(
+            f"searching {object_type} answered {len(ids)} results for a limit of {limit}"
+        )
+    ordered = ids if query["sorts"][0]["direction"] == "ASCENDING" else ids[::-1]
+    if any(b <= a for a, b in itertools.pairwise([after, *ordered, high + 1])):
+        raise _Untrusted(
+            f"searching {object_type} for {_ids_in(after, high)}, sorted "
+            f"{query['sorts'][0]['direction'].lower()}, answered ids out of that order "
+            "or outside"
+        )
+    return ids
+
+
+def _ids_in(after: int, high: int) -> str:
+    """A range (after, high] in words."""
+    if high >= END:
+        return "every id" if after < 0 else f"ids above {after}"
+    return f"ids up to {high}" if after < 0 else f"ids in ({after}, {high}]"
 
 
 def search_total(body: Mapping[str, Any]) -> int | None:

@@ -625,7 +625,9 @@ class HubSpotClient:
         if outcome is Outcome.FORBIDDEN:
             scopes = required_scopes(body)
             hint = f"; grant the scopes {', '.join(scopes)}" if scopes else ""
-            raise HubSpotError(f"HubSpot refused access (403): {describe(reply, body)}{hint}")
+            raise HubSpotError(
+                f"HubSpot refused access (403): {describe(reply, body)}{hint}", status=403
+            )
         if outcome is Outcome.DAILY_LIMIT:
             self.stats.refused_by_rate_limit()
             raise HubSpotError(
@@ -644,7 +646,8 @@ class HubSpotClient:
             raise Transient(f"HTTP {status} {describe(reply, body)}", asked)
         error = BadRequest if outcome is Outcome.BAD_REQUEST else HubSpotError
         raise error(
-            f"HubSpot rejected {reply.method} {reply.path} ({status}): {describe(reply, body)}"
+            f"HubSpot rejected {reply.method} {reply.path} ({status}): {describe(reply, body)}",
+            status=status,
         )
 
 

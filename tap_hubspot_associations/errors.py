@@ -30,7 +30,12 @@ class ConfigError(TapError):
 
 
 class HubSpotError(TapError):
-    """HubSpot refused a request in a way retrying cannot fix."""
+    """HubSpot refused a request in a way retrying cannot fix; `status` is the HTTP
+    status of its answer, when one said so."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class BadRequest(HubSpotError):

@@ -113,6 +113,8 @@ class FakeHubSpot:
 
     def __init__(self, ids: list[int], *, seed: int = 0) -> None:
         self.ids = sorted(ids)
+        self.indexed = self.ids
+        """The ids search's index holds (those listed, unless a variant says)."""
         self.searches: list[dict[str, Any]] = []
         self.listed = 0
         self.cancels: list[threading.Event] = []
@@ -155,17 +157,18 @@ class FakeHubSpot:
         filters = groups[0]["filters"] if groups else []
         assert {f["propertyName"] for f in filters} <= {"hs_object_id", "lastmodifieddate"}
         filters = [f for f in filters if f["propertyName"] == "hs_object_id"]
-        low, high = 0, len(self.ids)  # the ids sorted: each filter bounds a slice
+        indexed = self.indexed
+        low, high = 0, len(indexed)  # the ids sorted: each filter bounds a slice
         for f in filters:
             value, operator = int(f["value"]), f["operator"]
             if operator in ("GT", "GTE"):
                 bound = bisect.bisect_right if operator == "GT" else bisect.bisect_left
-                low = max(low, bound(self.ids, value))
+                low = max(low, bound(indexed, value))
             else:
                 assert operator in ("LT", "LTE"), f
                 bound = bisect.bisect_left if operator == "LT" else bisect.bisect_right
-                high = min(high, bound(self.ids, value))
-        matches = self.ids[low:high]
+                high = min(high, bound(indexed, value))
+        matches = indexed[low:high]
         if direction == "DESCENDING":
             matches.reverse()
         offset, limit = int(body.get("after") or 0), body["limit"]
@@ -194,8 +197,8 @@ class FakeHubSpot:
             self.listed += 1
             self.cancels.append(cancel)
         query = parse_qs(urlsplit(path).query)
-        assert {k: v for k, v in query.items() if k != "after"} == {
-            "limit": ["100"],
+        assert query["limit"] in (["100"], ["1"]), "a page, or one id to see any is listed"
+        assert {k: v for k, v in query.items() if k not in ("after", "limit")} == {
             "properties": ["hs_object_id"],
             "archived": ["false"],
         }, query
@@ -316,22 +319,9 @@ def test_a_listing_out_of_order_from_its_first_page_leaves_the_ids_to_search(
     ]
 
 
-class Outside(FakeHubSpot):
-    """Answers a search with an id outside the range it asked for."""
-
-    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
-        if body["limit"] == 200 and answer["results"]:
-            answer["results"][-1] = {"id": str(self.ids[-1] + 1)}
-        return answer
-
-
-@pytest.mark.parametrize(
-    ("fake", "message"),
-    [(ShuffledLater, "out of ascending order"), (Outside, "out of order or outside")],
-)
-def test_answers_that_would_miss_ids_stop_the_pass(fake: type[FakeHubSpot], message: str):
-    with pytest.raises(HubSpotError, match=message):
-        list(ranged(fake(list(range(1000, 3000)))).read_from(0, {}))
+def test_a_listing_out_of_order_after_its_first_page_stops_the_pass() -> None:
+    with pytest.raises(HubSpotError, match="out of ascending order"):
+        list(ranged(ShuffledLater(list(range(1000, 3000)))).read_from(0, {}))
 
 
 class Hostile(FakeHubSpot):
@@ -358,12 +348,6 @@ class Hostile(FakeHubSpot):
             answer["results"][0] = {"properties": {}}
         if self.kind == "result not an object" and page:
             answer["results"][0] = "7"
-        if self.kind == "page repeats its start" and page and answer["results"]:
-            answer["results"][0] = {"id": str(bounds["GT"])}
-        if self.kind == "page past its end" and page and answer["results"]:
-            answer["results"][-1] = {"id": str(bounds["LTE"] + 1)}
-        if self.kind == "cut past its end" and cut and answer["results"]:
-            answer["results"][0] = {"id": str(bounds["LTE"] + 1)}
         return answer
 
     def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
@@ -387,9 +371,6 @@ class Hostile(FakeHubSpot):
         ("page paging not an object", "^searching contacts returned malformed paging: "),
         ("result without id", "^searching contacts returned '', not a record id$"),
         ("result not an object", "^searching contacts returned '', not a record id$"),
-        ("page repeats its start", "^searching contacts returned ids out of order or outside"),
-        ("page past its end", "^searching contacts returned ids out of order or outside"),
-        ("cut past its end", "^searching contacts returned ids out of order or outside"),
         (
             "listing cursor repeats",
             "^associations\\[0\\]: HubSpot's paging of contacts returned a cursor it had "
@@ -401,6 +382,124 @@ class Hostile(FakeHubSpot):
 def test_answers_hubspot_never_gives_are_named(kind: str, message: str) -> None:
     with pytest.raises(HubSpotError, match=message):
         list(ranged(Hostile(list(range(10**11, 10**11 + 3000)), kind)).read_from(0, {}))
+
+
+# Search as a claim: what it answers is checked, listing is the authority ------------
+
+
+class Untrustworthy(FakeHubSpot):
+    """Search misbehaving as `kind` names it (listing answers as HubSpot does)."""
+
+    def __init__(self, ids: list[int], kind: str, *, hidden: frozenset[int] = frozenset()):
+        """`hidden`: ids search's index does not hold (listing does)."""
+        super().__init__(ids)
+        self.kind = kind
+        self.indexed = [i for i in self.ids if i not in hidden]
+        self.previous: dict[str, Any] | None = None
+
+    def search(
+        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        if self.kind.startswith("refused "):
+            status = int(self.kind.split()[1])
+            raise HubSpotError(f"HubSpot rejected POST {path} ({status}): no", status=status)
+        return super().search(path, body, cancel=cancel)
+
+    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        descending = body["sorts"][0]["direction"] == "DESCENDING"
+        if self.kind == "empty index":
+            return {"total": 0, "results": []}
+        if self.kind == "ignored sort" and descending:
+            answer = dict(answer, results=sorted(answer["results"], key=lambda r: int(r["id"])))
+            if body["limit"] == 1:  # the lowest id instead of the highest
+                answer["results"] = [{"id": str(self.ids[0])}]
+        if self.kind == "repeated page" and len(self.searches) % 7 == 0 and self.previous:
+            answer = self.previous
+        if self.kind == "beyond its limit" and len(answer["results"]) > body["limit"] - 1:
+            answer = dict(answer, results=[*answer["results"], {"id": str(self.ids[-1])}])
+        if self.kind == "short of its total" and body["limit"] == 200 and not descending:
+            answer = dict(answer, results=answer["results"][::2])
+        self.previous = answer
+        return answer
+
+
+UNTRUSTED = [
+    ("empty index", "search found no contacts, listing did"),
+    ("ignored sort", "sorted descending, answered ids out of that order"),
+    ("repeated page", "answered ids out of that order or outside"),
+    ("beyond its limit", "results for a limit of"),
+    ("short of its total", "but its pages gave"),
+    ("refused 400", "HubSpot refused the search (400)"),
+    ("refused 403", "HubSpot refused the search (403)"),
+    ("refused 404", "HubSpot refused the search (404)"),
+]
+
+
+@pytest.mark.parametrize(("kind", "reason"), UNTRUSTED)
+def test_a_full_pass_lists_every_id_when_search_cannot_be_trusted(
+    kind: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = uneven_ids(4)
+    fake = Untrustworthy(ids, kind)
+    with caplog.at_level(logging.WARNING):
+        read = list(ranged(fake).read_from(0, {}))
+    assert set(read) == set(map(str, ids))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(
+        "associations[0]: reading contacts by listing alone, without search: "
+    )
+    assert reason in warnings[0]
+    assert fake.listed >= len(ids) // 100, "the listing went on to the end"
+
+
+@pytest.mark.parametrize(("kind", "reason"), UNTRUSTED)
+def test_an_incremental_pass_stops_when_search_cannot_be_trusted(kind: str, reason: str) -> None:
+    ids = uneven_ids(4)
+    if kind == "empty index":
+        reason = "search found no contacts, listing did"
+    source = RangedIds(
+        setting="associations[0]",
+        object_type="contacts",
+        client=cast(HubSpotClient, Untrustworthy(ids, kind)),
+        api_version="2026-03",
+        window=(1_000, 2_000),
+    )
+    with pytest.raises(HubSpotError, match="^associations\\[0\\]: searching contacts for") as err:
+        list(source.read_from(0, {}))
+    assert reason in str(err.value)
+
+
+def test_ids_listed_above_the_top_search_knows_are_read() -> None:
+    """Search's index lags: the newest records are listed, not yet searchable."""
+    ids = list(range(10**11, 10**11 + 300))
+    fake = Untrustworthy(ids, "lag", hidden=frozenset(ids[-40:]))
+    read = list(ranged(fake).read_from(0, {}))
+    assert sorted(read, key=int) == [str(i) for i in ids]
+
+
+def test_search_missing_ids_the_listing_found_is_not_trusted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An index missing records in the listing's range (partly rebuilt): the listing's
+    count proves it, and the rest of the type is listed too."""
+    ids = list(range(10**11, 10**11 + 6000))
+    fake = Untrustworthy(ids, "partial", hidden=frozenset(ids[10:6000:50]))
+    with caplog.at_level(logging.WARNING):
+        read = list(ranged(fake).read_from(0, {}))
+    assert set(read) == set(map(str, ids))
+    assert len(caplog.records) == 1
+    assert "where listing found" in caplog.records[0].getMessage()
+
+
+def test_a_healthy_search_is_checked_with_two_counts_and_trusted() -> None:
+    ids = uneven_ids(5)
+    fake = FakeHubSpot(ids)
+    read = list(ranged(fake).read_from(0, {}))
+    assert sorted(read) == sorted(map(str, ids)) and len(read) == len(set(read))
+    counts = [s for s in fake.searches if s["limit"] == 1]
+    assert len(counts) == 3, "the first search and the two counts at the end"
+    assert fake.listed < len(ids) // 100, "search did most of the work"
 
 
 class NumericCursors(FakeHubSpot):

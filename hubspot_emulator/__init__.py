@@ -19,7 +19,7 @@ from hubspot_emulator.account import (
 )
 from hubspot_emulator.clock import Clock
 from hubspot_emulator.dialect import Dialect
-from hubspot_emulator.faults import Faults, RateLimit
+from hubspot_emulator.faults import Faults, RateLimit, SearchIndex
 from hubspot_emulator.server import MAX_INPUTS, SEARCH_CAP, Emulator, Exchange, Stats
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Exchange",
     "Faults",
     "RateLimit",
+    "SearchIndex",
     "Stats",
     "Target",
     "TruthRecord",

@@ -17,9 +17,11 @@ import time
 class Clock:
     """Real time plus an offset that `advance()` grows; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, offset: float = 0.0) -> None:
+        """`offset`: seconds HubSpot's clock is ahead of the machine's (behind when
+        negative): a tap that trusts its own clock is that far off."""
         self._lock = threading.Lock()
-        self._offset = 0.0
+        self._offset = offset
 
     def time(self) -> float:
         """Epoch seconds, as `time.time()` would say after the advances so far."""

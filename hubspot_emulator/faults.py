@@ -63,3 +63,25 @@ class RateLimit:
     request may reach the emulator a scheduling delay later than it would reach HubSpot,
     and so stay in the window that much longer. Tests that assert "no 429" set a grace
     above such delays so that they measure the client's pacing, not the machine's load."""
+
+
+@dataclass
+class SearchIndex:
+    """How CRM search's index falls short of the records HubSpot lists.
+
+    Search is a second index, filled from the records asynchronously: besides lagging
+    writes (`Emulator(search_lag_seconds=...)`), it can be empty or partial during an
+    outage or a reindex, answer in an order other than the one asked, repeat an answer,
+    or refuse searches of a type altogether.
+    """
+
+    empty: bool = False
+    """The index holds nothing: every search finds no record, `total` 0."""
+    missing: frozenset[int] = frozenset()
+    """Ids of records the index does not hold (listing does)."""
+    ignores_sort: bool = False
+    """Results come in ascending id order, whatever sort was asked."""
+    repeats_every: int = 0
+    """Every n-th search (0: none) is answered with the answer of the one before."""
+    refused_status: int | None = None
+    """Every search is refused with this status (400, 403 or 404), HubSpot's error body."""

@@ -28,6 +28,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -35,7 +36,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from hubspot_emulator.account import Account, singular
 from hubspot_emulator.clock import Clock
 from hubspot_emulator.dialect import Dialect
-from hubspot_emulator.faults import Faults, RateLimit
+from hubspot_emulator.faults import Faults, RateLimit, SearchIndex
 
 MAX_INPUTS = 1000
 BAD_GATEWAY_PAGE = (
@@ -100,6 +101,7 @@ class Emulator:
         search_cap: int = SEARCH_CAP,
         search_per_second: int = 5,
         search_lag_seconds: float = 2.0,
+        search_index: SearchIndex | None = None,
         clock: Clock | None = None,
         dialect: Dialect | None = None,
     ) -> None:
@@ -121,6 +123,8 @@ class Emulator:
         self.search_cap = search_cap
         self.search_per_second = search_per_second
         self.search_lag_seconds = search_lag_seconds
+        self.search_index = search_index or SearchIndex()
+        self._last_search: bytes | None = None
         self.stats = Stats()
         self._oauth_tokens: dict[str, float] = {}
         self._seed = seed
@@ -321,6 +325,12 @@ class Emulator:
             return _error(400, "VALIDATION_ERROR", f"Invalid search request: {exc}")
         with self._lock:
             self.stats.searches.append(request)
+            searches = len(self.stats.searches)
+        index = self.search_index
+        if index.refused_status is not None:
+            return _error(
+                index.refused_status, "NOT_FOUND", f"Search is not available for {object_type}"
+            )
         if not 0 < limit <= SEARCH_PAGE_MAX:
             return _error(400, "VALIDATION_ERROR", f"limit must be 1 to {SEARCH_PAGE_MAX}")
         if len(groups) > 5 or any(len(group) > 6 for group in tests):
@@ -339,6 +349,8 @@ class Emulator:
         lag_ms = int(self.search_lag_seconds * 1000)
         matches = []
         for id_ in _id_slice(self._sorted_objects(type_id), groups):
+            if index.empty or id_ in index.missing:
+                continue
             modified = self.account.objects[type_id].get(id_)
             if modified is not None and now_ms - modified < lag_ms:
                 modified = self.account.previously_modified.get((type_id, id_))
@@ -347,7 +359,7 @@ class Emulator:
             values = {"hs_object_id": id_, modified_property: modified}
             if not tests or any(all(test(values) for test in group) for group in tests):
                 matches.append(id_)
-        if sorts and sorts[0]["direction"] == "DESCENDING":
+        if sorts and sorts[0]["direction"] == "DESCENDING" and not index.ignores_sort:
             matches.reverse()
         page = matches[offset : offset + limit]
         body: dict[str, Any] = {
@@ -359,7 +371,13 @@ class Emulator:
         }
         if offset + limit < len(matches):
             body["paging"] = {"next": {"after": str(offset + limit)}}
-        return _Reply(200, body=_json(body))
+        answer = _json(body)
+        with self._lock:
+            repeat = index.repeats_every and searches % index.repeats_every == 0
+            if repeat and self._last_search is not None:
+                answer = self._last_search
+            self._last_search = answer
+        return _Reply(200, body=answer)
 
     def _search_rate_limited(self) -> _Reply | None:
         """Search's own limit: `search_per_second` in any second, with no headers."""
@@ -871,6 +889,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: request lines would carry nothing a test reads."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header by the emulator's clock, which may be off the machine's."""
+        return formatdate(self.server.emulator.clock.time(), usegmt=True)
 
 
 def _route(method: str, path: str) -> tuple[str, list[str]] | None:

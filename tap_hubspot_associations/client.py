@@ -12,6 +12,7 @@ correlation id; secrets never enter a message.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import enum
 import http.client
 import logging
@@ -154,6 +155,40 @@ class RequestStats:
     def refused_by_rate_limit(self) -> None:
         with self.lock:
             self.rate_limited += 1
+
+
+class HubSpotClock:
+    """HubSpot's time, read off the `Date` header of its answers.
+
+    Modification times are HubSpot's, so windows over them must be too: this machine's
+    clock may be minutes off. `Date` has whole seconds and is stamped before the answer
+    travels, so the estimate runs at most a second and a response's travel behind
+    HubSpot's clock, never ahead of it.
+    """
+
+    def __init__(self, local: Callable[[], float] = time.time) -> None:
+        self._local = local
+        self._offset: float | None = None
+        self._lock = threading.Lock()
+
+    def saw(self, date: object) -> None:
+        """An answer came with this `Date` header (anything else is ignored)."""
+        if not isinstance(date, str):
+            return
+        try:
+            stamped = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        if stamped.tzinfo is None:
+            return
+        with self._lock:
+            self._offset = stamped.timestamp() - self._local()
+
+    def now_ms(self) -> int | None:
+        """HubSpot's time now in epoch ms; None before any answer with a `Date`."""
+        with self._lock:
+            offset = self._offset
+        return None if offset is None else int((self._local() + offset) * 1000)
 
 
 class RequestMetrics:
@@ -470,6 +505,7 @@ class HubSpotClient:
         self.budget = budget
         self.search_budget = search_budget
         self.stats = RequestStats()
+        self.hubspot_clock = HubSpotClock()
         self.metrics = request_metrics or RequestMetrics()
         self._clock = clock
 
@@ -583,6 +619,7 @@ class HubSpotClient:
             headers = reply.headers
             refused = reply.status == 429
             self.stats.answered(headers)
+            self.hubspot_clock.saw(headers.get("Date"))
         finally:
             # The app's budget comes last: its release may refuse an announced window.
             for budget, sent_at in slots:

@@ -18,6 +18,7 @@ from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
+from tap_hubspot_associations.run_context import RunContext
 from tap_hubspot_associations.state import (
     COMPLETED_KEY,
     LAST_FULL_KEY,
@@ -136,6 +137,7 @@ class AssociationsStream(VersionedStream):
         pair: AssociationPair,
         settings: Settings,
         client: HubSpotClient,
+        run: RunContext,
         selected_by_default: bool = True,
     ) -> None:
         self.selected_by_default = selected_by_default
@@ -143,6 +145,7 @@ class AssociationsStream(VersionedStream):
         self.pair = pair
         self._settings = settings
         self._client = client
+        self._run = run
         self.coverage = Coverage()
         self.pass_kind: PassKind = "not run"
         self.failures: list[str] = []
@@ -215,14 +218,16 @@ class AssociationsStream(VersionedStream):
 
     def _category_of(self, type_id: int) -> str:
         """The category of an association type that came without one, from the pair's
-        label definitions (read once); `UNKNOWN_CATEGORY` when they do not list it."""
+        label definitions; `UNKNOWN_CATEGORY` when they do not list it."""
+        return self._label_categories().get(type_id, UNKNOWN_CATEGORY)
+
+    def _label_categories(self) -> dict[int, str]:
+        """The category of each association type the pair's label definitions list
+        (read once a run, shared with the labels stream)."""
         if self._categories is None:
-            path = associations_path(
-                self._settings.api_version, self.pair.from_type, self.pair.to_type, "labels"
-            )
             self._categories = {}
             try:
-                definitions = self._client.get(path, list_key="results")["results"]
+                definitions = self._run.label_definitions(self.pair.from_type, self.pair.to_type)
             except TapError as exc:
                 self.logger.warning("Label definitions of %s not read: %s", self.name, exc)
                 definitions = []
@@ -232,7 +237,7 @@ class AssociationsStream(VersionedStream):
                 except (KeyError, ValueError):
                     continue
                 self._categories[fields["type_id"]] = fields["category"]
-        return self._categories.get(type_id, UNKNOWN_CATEGORY)
+        return self._categories
 
     @override
     def generate_child_contexts(
@@ -247,12 +252,15 @@ class AssociationsStream(VersionedStream):
             self._emit_state()
 
     def _this_pass(self, state: dict[str, Any]) -> Pass:
-        """The pass an interrupted run left unfinished, or a new one as planned."""
-        now_ms = int(time.time() * 1000)
+        """The pass an interrupted run left unfinished, or a new one as planned, timed by
+        HubSpot's clock (its label definitions are read first: they are needed anyway,
+        and their answer tells HubSpot's time)."""
         settings = self._settings
         if self.pair.ids is not None:
-            return Pass(full=True, until_ms=now_ms, reason=f"{self.pair.setting} lists its ids")
-        self._drop_unreadable(state)
+            return Pass(full=True, until_ms=0, reason=f"{self.pair.setting} lists its ids")
+        self._label_categories()
+        now_ms = self._run.started_ms()
+        self._drop_unreadable(state, now_ms)
         saved = Pass.from_state(state.get(PASS_KEY))
         if saved is not None and (saved.full or settings.start_date_ms is not None):
             this_pass = saved
@@ -268,21 +276,23 @@ class AssociationsStream(VersionedStream):
         state[PASS_KEY] = this_pass.to_state()
         return this_pass
 
-    def _drop_unreadable(self, state: dict[str, Any]) -> None:
-        """Saved times this version cannot read are dropped: the pass then reads more
-        (from start_date, or in full), never less."""
+    def _drop_unreadable(self, state: dict[str, Any], now_ms: int) -> None:
+        """Saved times this version cannot read, or later than HubSpot's time now (a
+        clock that ran ahead wrote them), are dropped: the pass then reads more (from
+        start_date, or in full), never less."""
         for key in (SINCE_KEY, LAST_FULL_KEY, PASS_KEY):
             if key not in state:
                 continue
             value = state[key]
-            if (Pass.from_state(value) if key == PASS_KEY else parse_iso(value)) is None:
-                self.logger.warning(
-                    "The saved %r of %s is not one this version wrote (%.60r); ignored",
-                    key,
-                    self.name,
-                    value,
-                )
-                del state[key]
+            saved = Pass.from_state(value) if key == PASS_KEY else parse_iso(value)
+            if saved is None:
+                why = f"is not one this version wrote ({str(value)[:60]!r})"
+            elif (saved.until_ms if isinstance(saved, Pass) else saved) > now_ms:
+                why = f"is later than HubSpot's time now, {iso(now_ms)} ({str(value)[:60]!r})"
+            else:
+                continue
+            self.logger.warning("The saved %r of %s %s; ignored", key, self.name, why)
+            del state[key]
 
     def _ids_of(self, this_pass: Pass) -> Ids:
         pair, settings = self.pair, self._settings
@@ -363,14 +373,14 @@ class AssociationLabelsStream(VersionedStream):
         *,
         pair_streams: list[AssociationsStream],
         settings: Settings,
-        client: HubSpotClient,
+        run: RunContext,
     ) -> None:
         super().__init__(tap=tap, name=self.name, schema=LABEL_SCHEMA)
         self._pair_streams = pair_streams
         self._settings = settings
         self.failure: str | None = None
         """Why the label definitions could not be read, if they could not."""
-        self._client = client
+        self._run = run
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -393,7 +403,8 @@ class AssociationLabelsStream(VersionedStream):
             path = associations_path(
                 self._settings.api_version, pair.from_type, pair.to_type, "labels"
             )
-            for index, kind in enumerate(self._client.get(path, list_key="results")["results"]):
+            definitions = self._run.label_definitions(pair.from_type, pair.to_type)
+            for index, kind in enumerate(definitions):
                 try:
                     fields = association_type_fields(kind)
                 except (KeyError, ValueError):

@@ -20,6 +20,7 @@ from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, Obje
 from tap_hubspot_associations.paths import TOKEN_PATH
 from tap_hubspot_associations.progress import coverage_table
 from tap_hubspot_associations.rate_budget import SEARCH_PER_SECOND, RateBudget
+from tap_hubspot_associations.run_context import RunContext
 from tap_hubspot_associations.sdk_hooks import EndOfRunTap
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, AssociationPair, Settings
 from tap_hubspot_associations.streams import AssociationLabelsStream, AssociationsStream
@@ -102,6 +103,13 @@ class TapHubSpotAssociations(EndOfRunTap):
             request_metrics=metrics,
         )
 
+    @cached_property
+    def run_context(self) -> RunContext:
+        """What the streams of this run share."""
+        return RunContext(
+            client=self.client, api_version=self.settings.api_version, logger=self.logger
+        )
+
     @override
     def discover_streams(self) -> list[Stream]:
         configured = bool(self.settings.pairs)
@@ -111,12 +119,13 @@ class TapHubSpotAssociations(EndOfRunTap):
                 pair=pair,
                 settings=self.settings,
                 client=self.client,
+                run=self.run_context,
                 selected_by_default=configured,
             )
             for pair in self.settings.pairs or self._offered_pairs()
         ]
         labels = AssociationLabelsStream(
-            self, pair_streams=pairs, settings=self.settings, client=self.client
+            self, pair_streams=pairs, settings=self.settings, run=self.run_context
         )
         return [*pairs, labels]
 

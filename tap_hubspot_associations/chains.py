@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -52,90 +51,32 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from tap_hubspot_associations.errors import Cancelled, HubSpotError, MalformedAnswer
-from tap_hubspot_associations.ids import last_modified_property, record_id
+from tap_hubspot_associations.errors import Cancelled, HubSpotError
+from tap_hubspot_associations.ids import last_modified_property
 from tap_hubspot_associations.paths import objects_path, search_path
+from tap_hubspot_associations.ranges import (
+    END,
+    LIST_PAGE_SIZE,
+    MAX_SPLIT,
+    SEARCH_PAGE_SIZE,
+    Chain,
+    Untrusted,
+    checked_ids,
+    checked_page,
+    next_cursor,
+    saved_ranges,
+    search_total,
+)
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
 
-LIST_PAGE_SIZE = 100
-SEARCH_PAGE_SIZE = 200
 SEARCH_CHAINS = 4
 """Search chains at once: at 400 ms a response, 3 keep search's 5/s busy; more wait."""
-MAX_SPLIT = 5000
-"""Ids a split gives a new chain at most (search reaches the 10,000th result only)."""
 FETCH_AHEAD = 3000
 """Ids fetched ahead of the batches that will read them."""
-BOUND = re.compile(r"-?[0-9]{1,20}")
-"""A range bound in the bookmark: an id, or -1 below an id 0."""
-END = 10**20 - 1
-"""The end of the topmost range: above every record id (20 digits at most)."""
 UNUSABLE_SEARCH_STATUSES = (400, 403, 404)
 """Statuses with which HubSpot refuses a search for good: the type is listed instead."""
-
-
-class _Untrusted(Exception):
-    """A search answer that cannot be trusted; the message says why."""
-
-
-@dataclass
-class Chain:
-    """One range of ids, (low, high], read in id order by one chain of requests.
-
-    `position` is the highest id fetched so far (`low` before any); `high` only shrinks,
-    when another chain takes the upper part. `handed` counts ids handed to the reader,
-    `settled` those the reader has completed; `consumed` holds (index in the reader's
-    order, id) of ids consumed but not yet known to be completed.
-    """
-
-    low: int
-    high: int
-    position: int = 0
-    safe: int = 0
-    handed: int = 0
-    settled: int = 0
-    fetched: bool = False
-    """Every id of the range is handed over."""
-    busy: bool = False
-    splitting: bool = False
-    """A search for a cut of this chain is in flight: no other starts meanwhile (it
-    would count from the same top and find the same cut)."""
-    remaining: int | None = None
-    """Ids left above `position`, as the last search's `total` said (None: unknown)."""
-    consumed: deque[tuple[int, int]] = field(default_factory=deque)
-
-    def __post_init__(self) -> None:
-        self.position = self.safe = self.low
-
-    def settle(self, position: int) -> None:
-        """The reader has completed its first `position` ids: move the safe point."""
-        while self.consumed and self.consumed[0][0] < position:
-            self.safe = self.consumed.popleft()[1]
-            self.settled += 1
-
-    @property
-    def done(self) -> bool:
-        """Every id of the chain is fetched and completed: nothing to resume."""
-        return self.safe >= self.high or (self.fetched and self.settled == self.handed)
-
-    def split(self, at: int, count: int) -> Chain:
-        """Give the `count` ids above `at` (a search found them) to a new chain."""
-        upper = Chain(at, self.high, remaining=count)
-        self.high = at
-        if self.remaining is not None:
-            self.remaining = max(self.remaining - count, 0)
-        return upper
-
-    def took(self, ids: list[int], total: int | None) -> None:
-        """`ids` (ascending, within the range) were fetched; `total`: how many matched
-        the search that fetched them, when it said."""
-        self.handed += len(ids)
-        self.position = ids[-1]
-        if total is not None:
-            self.remaining = max(total - len(ids), 0)
-        elif self.remaining is not None:
-            self.remaining = max(self.remaining - len(ids), 0)
 
 
 _END = object()
@@ -609,7 +550,7 @@ class RangedIds:
                 raise
             self._distrust_search(f"HubSpot refused the search ({exc.status}): {exc}")
             return None
-        except _Untrusted as exc:
+        except Untrusted as exc:
             self._distrust_search(str(exc))
             return None
         more = next_cursor(body, "searching", self._object_type) is not None
@@ -675,90 +616,3 @@ class RangedIds:
             "properties": ["hs_object_id"],
             "limit": limit,
         }
-
-
-def saved_ranges(resume: Mapping[str, Any]) -> list[Chain] | None:
-    """The chains a bookmark's `source` holds; None when it holds none this version
-    wrote (the pass then starts over: ids read twice, none lost)."""
-    ranges = resume.get("ranges")
-    if not isinstance(ranges, list):
-        return None
-    chains = []
-    for entry in ranges:
-        if not (
-            isinstance(entry, list)
-            and len(entry) == 2
-            and all(isinstance(b, str) and BOUND.fullmatch(b) for b in entry)
-            and int(entry[0]) < int(entry[1])
-        ):
-            return None
-        chains.append(Chain(int(entry[0]), int(entry[1])))
-    return chains
-
-
-def checked_page(
-    body: Mapping[str, Any], query: Mapping[str, Any], after: int, high: int, object_type: str
-) -> list[int]:
-    """The ids of a search answer, once checked against what was asked: at most the
-    limit, in the order asked, strictly inside (after, high]; `_Untrusted` otherwise."""
-    ids = checked_ids(body["results"], "searching", object_type)
-    limit = query["limit"]
-    if len(ids) > limit:
-        raise _Untrusted(
-            f"searching {object_type} answered {len(ids)} results for a limit of {limit}"
-        )
-    ordered = ids if query["sorts"][0]["direction"] == "ASCENDING" else ids[::-1]
-    if any(b <= a for a, b in itertools.pairwise([after, *ordered, high + 1])):
-        raise _Untrusted(
-            f"searching {object_type} for {_ids_in(after, high)}, sorted "
-            f"{query['sorts'][0]['direction'].lower()}, answered ids out of that order "
-            "or outside"
-        )
-    return ids
-
-
-def _ids_in(after: int, high: int) -> str:
-    """A range (after, high] in words."""
-    if high >= END:
-        return "every id" if after < 0 else f"ids above {after}"
-    return f"ids up to {high}" if after < 0 else f"ids in ({after}, {high}]"
-
-
-def search_total(body: Mapping[str, Any]) -> int | None:
-    """How many ids matched a search, as its `total` says (None if it says nothing)."""
-    total = body.get("total")
-    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
-        return total
-    return None
-
-
-def checked_ids(results: object, source: str, object_type: str) -> list[int]:
-    """The ids of a page's results; any that is not a record id is HubSpot's error, named."""
-    ids = []
-    for result in results if isinstance(results, list) else []:
-        sent = result.get("id") if isinstance(result, dict) else None
-        try:
-            ids.append(int(record_id(sent)))
-        except ValueError:
-            shown = "" if sent is None else str(sent)[:40]
-            raise MalformedAnswer(
-                f"{source} {object_type} returned {shown!r}, not a record id"
-            ) from None
-    return ids
-
-
-def next_cursor(body: Mapping[str, Any], source: str, object_type: str) -> str | None:
-    """`paging.next.after` of a page: a string (or a number) while pages follow, absent
-    on the last page; any other shape is HubSpot's error, named."""
-    paging = body.get("paging")
-    following = paging.get("next") if isinstance(paging, Mapping) else paging
-    if following is None:
-        return None
-    after = following.get("after") if isinstance(following, Mapping) else None
-    if isinstance(after, int) and not isinstance(after, bool):
-        after = str(after)
-    if not isinstance(after, str) or not after:
-        raise MalformedAnswer(
-            f"{source} {object_type} returned malformed paging: {str(paging)[:100]}"
-        )
-    return after

@@ -25,9 +25,10 @@ import pytest
 import requests
 
 from hubspot_emulator import Account, Emulator, Faults, RateLimit
-from tap_hubspot_associations.chains import Chain, RangedIds, saved_ranges
+from tap_hubspot_associations.chains import RangedIds
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import Cancelled, HubSpotError
+from tap_hubspot_associations.ranges import Chain
 from tests.helpers import (
     ARRIVAL_GRACE,
     DAY_MS,
@@ -44,64 +45,6 @@ from tests.helpers import (
 PAIR = ("contacts", "companies")
 SEARCH = "/crm/objects/2026-03/contacts/search"
 LIST = "/crm/objects/2026-03/contacts"
-
-
-# One chain's bookkeeping --------------------------------------------------------------
-
-
-def test_the_safe_point_is_the_highest_id_with_every_lower_one_completed() -> None:
-    chain = Chain(100, 200)
-    chain.took([110, 120, 130, 140], None)
-    # The reader consumed them at positions 3, 5, 8 and 9 of its merged order.
-    chain.consumed.extend([(3, 110), (5, 120), (8, 130), (9, 140)])
-    chain.settle(5)  # positions 0..4 completed: 110 only
-    assert chain.safe == 110 and not chain.done
-    chain.settle(9)  # 0..8: 120 and 130 as well, not 140
-    assert chain.safe == 130
-    chain.settle(9)
-    assert chain.safe == 130 and chain.settled == 3
-    chain.settle(100)
-    assert chain.safe == 140 and not chain.done, "the range above 140 is not fetched yet"
-    chain.fetched = True
-    assert chain.done
-
-
-def test_a_chain_with_nothing_completed_resumes_from_its_start() -> None:
-    chain = Chain(100, 200)
-    chain.took([150], None)
-    chain.consumed.append((7, 150))
-    chain.settle(7)
-    assert chain.safe == 100 and chain.settled == 0
-
-
-def test_a_split_gives_the_ids_above_a_point_to_a_new_chain() -> None:
-    chain = Chain(0, 1000, remaining=900)
-    chain.took([10, 20, 200], None)
-    assert chain.remaining == 897
-    chain.took([300, 400], 250)
-    assert chain.remaining == 248, "a search's total beats the count"
-    upper = chain.split(700, 100)  # a search found 100 ids above 700
-    assert (chain.position, chain.high, chain.remaining) == (400, 700, 148)
-    assert (upper.low, upper.position, upper.safe, upper.high) == (700, 700, 700, 1000)
-    assert upper.remaining == 100 and upper.handed == 0
-
-
-def test_saved_ranges_are_read_strictly() -> None:
-    chains = saved_ranges({"ranges": [["-1", "5"], ["5", "12345678901234567890"]]})
-    assert chains is not None
-    assert [(c.low, c.high) for c in chains] == [(-1, 5), (5, 12345678901234567890)]
-    assert saved_ranges({"ranges": []}) == []
-    for bad in (
-        {},
-        {"ranges": "x"},
-        {"ranges": [[1, 5]]},
-        {"ranges": [["5", "5"]]},
-        {"ranges": [["7", "5"]]},
-        {"ranges": [["1", "2", "3"]]},
-        {"ranges": [["1e3", "5000"]]},
-        {"page_start": 5, "page_cursor": "abc"},
-    ):
-        assert saved_ranges(bad) is None, bad
 
 
 # RangedIds against a fake of list and search ------------------------------------------

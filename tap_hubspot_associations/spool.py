@@ -1,0 +1,134 @@
+"""Ids enumerated once a run, kept on disk for the other pairs of the same type.
+
+Several pairs often start from one object type (contacts to companies, to deals, to
+tickets...). The first pair's enumeration (`chains.RangedIds`) writes every id it hands
+out here; the other pairs read them back (`SpooledIds`) instead of asking HubSpot again.
+
+Chains hand out ids in ascending order, each within its own range, and ranges never
+overlap: kept by chain and read back chain after chain in the order of their ranges,
+the ids come back in ascending order. So a pair reading them has a safe point like a
+chain's (every id up to it completed), and its bookmark holds ranges as an enumeration's
+does: a resumed run reads them by search, whichever pair enumerated first.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from array import array
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from tap_hubspot_associations.ranges import END, saved_ranges
+
+BLOCK_IDS = 4096
+"""Ids a chain keeps in memory before they go to disk: memory stays flat."""
+
+
+class IdSpool:
+    """The ids of one enumeration on disk, by chain; complete once it ended."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (open until `close()`)
+        self._size = 0
+        self._blocks: dict[int, list[tuple[int, int]]] = {}
+        """Per chain (by the lower end of its range): (offset, count) of its blocks."""
+        self._buffers: dict[int, array[int]] = {}
+        self.complete = False
+        self._spoiled = False
+
+    def add(self, chain_low: int, ids: list[int]) -> None:
+        """`ids` were handed out by the chain whose range starts above `chain_low`
+        (ascending, and above every id it handed out before)."""
+        buffer = self._buffers.setdefault(chain_low, array("q"))
+        buffer.extend(ids)
+        if len(buffer) >= BLOCK_IDS:
+            self._flush(chain_low, buffer)
+
+    def spoil(self) -> None:
+        """The enumeration cannot stand for the type (it listed after searching, and
+        ids came twice): no other pair reads it."""
+        self._spoiled = True
+
+    def finish(self) -> None:
+        """The enumeration handed out its last id."""
+        for chain_low, buffer in self._buffers.items():
+            self._flush(chain_low, buffer)
+        self._buffers.clear()
+        self.complete = not self._spoiled
+
+    def __iter__(self) -> Iterator[int]:
+        """Every id, ascending."""
+        assert self.complete
+        for chain_low in sorted(self._blocks):
+            for offset, count in self._blocks[chain_low]:
+                self._file.seek(offset)
+                block = array("q")
+                block.frombytes(self._file.read(count * block.itemsize))
+                yield from block
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _flush(self, chain_low: int, buffer: array[int]) -> None:
+        if not buffer:
+            return
+        self._file.seek(self._size)
+        data = buffer.tobytes()
+        self._file.write(data)
+        self._blocks.setdefault(chain_low, []).append((self._size, len(buffer)))
+        self._size += len(data)
+        del buffer[:]
+
+
+class SpooledIds:
+    """The ids of a complete `IdSpool`, as the `Ids` of one more pair of the type."""
+
+    def __init__(self, *, setting: str, spool: IdSpool, fingerprint: str) -> None:
+        self.setting = setting
+        self._spool = spool
+        self._fingerprint = fingerprint
+        self._ranges: list[tuple[int, int]] = []
+        self._consumed: deque[tuple[int, int]] = deque()
+        self._safe: int | None = None
+
+    def validate(self) -> None:
+        return None
+
+    def fingerprint(self) -> str:
+        """The enumeration's: saved ranges of either are resumed by the other."""
+        return self._fingerprint
+
+    def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
+        """The spooled ids within the saved ranges (every id without any)."""
+        saved = saved_ranges(resume)
+        self._ranges = [(-1, END)] if saved is None else [(c.low, c.high) for c in saved]
+        return self._read(position)
+
+    def _read(self, position: int) -> Iterator[str]:
+        ranges = iter(sorted(self._ranges))
+        low, high = next(ranges, (0, -1))
+        index = position
+        for id_ in self._spool:
+            while id_ > high:
+                following = next(ranges, None)
+                if following is None:
+                    return
+                low, high = following
+            if id_ <= low:
+                continue
+            self._consumed.append((index, id_))
+            index += 1
+            yield str(id_)
+
+    def resume_at(self, position: int) -> dict[str, Any]:
+        """The ranges left above the safe point: the highest id with every id before it
+        in this order completed (the reader's first `position` ids)."""
+        while self._consumed and self._consumed[0][0] < position:
+            self._safe = self._consumed.popleft()[1]
+        safe = self._safe
+        if safe is None:
+            left = self._ranges
+        else:
+            left = [(max(low, safe), high) for low, high in self._ranges if high > safe]
+        return {"ranges": [[str(low), str(high)] for low, high in left]}

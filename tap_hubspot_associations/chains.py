@@ -63,6 +63,7 @@ from tap_hubspot_associations.ranges import (
     Untrusted,
     checked_ids,
     checked_page,
+    fingerprint_of,
     next_cursor,
     saved_ranges,
     search_total,
@@ -70,6 +71,7 @@ from tap_hubspot_associations.ranges import (
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
+    from tap_hubspot_associations.spool import IdSpool
 
 SEARCH_CHAINS = 4
 """Search chains at once: at 400 ms a response, 3 keep search's 5/s busy; more wait."""
@@ -121,9 +123,12 @@ class RangedIds:
         window: tuple[int, int] | None = None,
         search_chains: int = SEARCH_CHAINS,
         logger: logging.Logger | None = None,
+        spool: IdSpool | None = None,
     ) -> None:
         """`window`: (since, until) in epoch ms for an incremental pass; None for every
-        id, then the list chain runs too."""
+        id, then the list chain runs too. `spool`: where to keep every id handed out
+        for other pairs of the type, when a pass from the start completes."""
+        self._spool = spool
         self.setting = setting
         self._object_type = object_type
         self._client = client
@@ -151,10 +156,7 @@ class RangedIds:
         return None
 
     def fingerprint(self) -> str:
-        if self._window is None:
-            return f"ranges:{self._object_type}"
-        since, until = self._window
-        return f"ranges:search:{self._object_type}:{since}:{until}"
+        return fingerprint_of(self._object_type, self._window)
 
     def resume_at(self, position: int) -> dict[str, Any]:
         """Per chain not done, the range from its safe point to its end; nothing once
@@ -193,6 +195,10 @@ class RangedIds:
                     item = fetched.popleft()
                     ready.notify_all()
                 if item is _END:
+                    if self._spool is not None:
+                        if saved is not None:
+                            self._spool.spoil()  # it holds the saved ranges only
+                        self._spool.finish()
                     return
                 if isinstance(item, BaseException):
                     raise item
@@ -360,6 +366,8 @@ class RangedIds:
         if not ids:
             return []
         chain.took(ids, total)
+        if self._spool is not None:
+            self._spool.add(chain.low, ids)
         if self._top is not None:
             self._read_to_top += sum(1 for id_ in ids if id_ <= self._top)
         return [(chain, id_) for id_ in ids]
@@ -459,6 +467,8 @@ class RangedIds:
             if self._distrust is not None:
                 return
             self._distrust = reason
+            if self._spool is not None:
+                self._spool.spoil()  # the listing will hand out ids search gave too
         self._logger.warning(
             "%s: reading %s by listing alone, without search: %s",
             self.setting,

@@ -91,6 +91,15 @@ class Chain:
             self.remaining = max(self.remaining - len(ids), 0)
 
 
+def fingerprint_of(object_type: str, window: tuple[int, int] | None) -> str:
+    """What saved progress must match to resume the ids of `object_type` (all of them,
+    or those modified in `window`), whichever source reads them."""
+    if window is None:
+        return f"ranges:{object_type}"
+    since, until = window
+    return f"ranges:search:{object_type}:{since}:{until}"
+
+
 def saved_ranges(resume: Mapping[str, Any]) -> list[Chain] | None:
     """The chains a bookmark's `source` holds; None when it holds none this version
     wrote (the pass then starts over: ids read twice, none lost)."""

@@ -70,6 +70,12 @@ class IdSpool:
     def close(self) -> None:
         self._file.close()
 
+    def __enter__(self) -> IdSpool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def _flush(self, chain_low: int, buffer: array[int]) -> None:
         if not buffer:
             return
@@ -88,7 +94,7 @@ class SpooledIds:
         self.setting = setting
         self._spool = spool
         self._fingerprint = fingerprint
-        self._ranges: list[tuple[int, int]] = []
+        self._ranges: list[tuple[int, int]] = [(-1, END)]
         self._consumed: deque[tuple[int, int]] = deque()
         self._safe: int | None = None
 

@@ -18,7 +18,9 @@ from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
+from tap_hubspot_associations.ranges import fingerprint_of
 from tap_hubspot_associations.run_context import RunContext
+from tap_hubspot_associations.spool import SpooledIds
 from tap_hubspot_associations.state import (
     COMPLETED_KEY,
     LAST_FULL_KEY,
@@ -302,6 +304,16 @@ class AssociationsStream(VersionedStream):
         if not this_pass.full:
             assert this_pass.since_ms is not None
             window = (this_pass.since_ms, this_pass.until_ms)
+        enumerated, to_fill = self._run.ids_of(pair.from_type, window)
+        if enumerated is not None:
+            self.logger.info(
+                "%s: the ids of %s as enumerated earlier in this run", self.name, pair.from_type
+            )
+            return SpooledIds(
+                setting=pair.setting,
+                spool=enumerated,
+                fingerprint=fingerprint_of(pair.from_type, window),
+            )
         return RangedIds(
             setting=pair.setting,
             object_type=pair.from_type,
@@ -309,6 +321,7 @@ class AssociationsStream(VersionedStream):
             api_version=settings.api_version,
             window=window,
             logger=self.logger,
+            spool=to_fill,
         )
 
     def _resume_point(self, saved: object, id_list: Ids, this_pass: Pass) -> Bookmark:

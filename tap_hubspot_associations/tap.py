@@ -186,6 +186,8 @@ class TapHubSpotAssociations(EndOfRunTap):
         for stream in streams:
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
                 types.type_id(given, setting=f"{stream.pair.setting}.{end}")
+            if stream.pair.ids is None:
+                self.run_context.will_enumerate(stream.pair.from_type)
             if stream.pair.ids is not None and stream.pair.ids.validate() == 0:
                 self.logger.warning(
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
@@ -195,6 +197,7 @@ class TapHubSpotAssociations(EndOfRunTap):
     def after_sync(self) -> None:
         """The coverage table; fail if any id could not be read."""
         self.client.metrics.flush()
+        self.run_context.close()
         daily = self.client.stats.daily_summary()
         if daily is not None:
             line, heavy = daily

@@ -40,6 +40,7 @@ def serve(build: Callable[[], tuple[Account, dict[str, Any]]], conn: Connection)
     conn.send(
         {
             "requests": sum(stats.requests.values()),
+            "searches": sum(n for path, n in stats.requests.items() if path.endswith("/search")),
             "statuses": dict(stats.statuses),
             "first": emulator.first_request_at,
             "last": emulator.last_request_at,
@@ -399,9 +400,87 @@ def incremental(workdir: Path) -> None:
     )
 
 
+# Whole account --------------------------------------------------------------------------
+
+ACCOUNT_TYPES = {
+    "contacts": 6_000,
+    "deals": 3_000,
+    "companies": 2_000,
+    "tickets": 2_000,
+    "notes": 2_000,
+    "calls": 1_000,
+}
+ACCOUNT_PAIRS = [
+    ("contacts", "companies"),
+    ("contacts", "deals"),
+    ("contacts", "tickets"),
+    ("deals", "contacts"),
+    ("deals", "companies"),
+    ("companies", "contacts"),
+    ("tickets", "contacts"),
+    ("notes", "contacts"),
+    ("calls", "contacts"),
+]
+ACCOUNT_LATENCY = 0.4
+SEARCH_PAGE = 200
+BATCH = 1000
+
+
+def whole_account() -> tuple[Account, dict[str, Any]]:
+    """Six types, 16,000 records; each pair's associations on a third of its `from` ids."""
+    account = Account()
+    for index, (object_type, count) in enumerate(ACCOUNT_TYPES.items()):
+        first = (index + 1) * 10**11
+        account.add_objects(object_type, range(first, first + count))
+    for index, (from_type, to_type) in enumerate(ACCOUNT_PAIRS):
+        ids = sorted(account.objects[account.type_id(from_type) or ""])
+        account.seed(from_type, to_type, ids[index % 3 :: 3], seed=index, max_targets=5)
+    return account, {
+        "faults": Faults(latency_seconds=ACCOUNT_LATENCY, latency_spread=0.3),
+        "rate_limit": RateLimit(max_requests=DISCOVERY_PER_10S, interval_ms=10_000),
+    }
+
+
+def account_minimum() -> tuple[int, int]:
+    """The fewest requests that read the whole account, and the searches among them:
+    each type enumerated once by search (200 ids a page), each pair's ids read 1,000 a
+    batch, one label request a pair (no id of this account has a second page)."""
+    searches = sum(-(-count // SEARCH_PAGE) for count in ACCOUNT_TYPES.values())
+    batches = sum(-(-ACCOUNT_TYPES[from_type] // BATCH) for from_type, _ in ACCOUNT_PAIRS)
+    return searches + batches + len(ACCOUNT_PAIRS), searches
+
+
+def account_graph(workdir: Path) -> None:
+    minimum, searches = account_minimum()
+    allowed = max(minimum / (DISCOVERY_PER_10S / 10), searches / 5)
+    print(
+        f"Whole account: {len(ACCOUNT_TYPES)} types, {sum(ACCOUNT_TYPES.values()):,} records, "
+        f"{len(ACCOUNT_PAIRS)} pairs without ids, {ACCOUNT_LATENCY * 1000:.0f} ms latency, "
+        f"{DISCOVERY_PER_10S} requests per 10 s; at least {minimum} requests "
+        f"({searches} searches), which the limits allow in {allowed:.1f} s"
+    )
+    emulator = EmulatorProcess(whole_account)
+    settings = {
+        "max_requests_per_10s": DISCOVERY_PER_10S,
+        "associations": [{"from": f, "to": t} for f, t in ACCOUNT_PAIRS],
+    }
+    run = run_tap({**config(emulator.url, workdir / "unused"), **settings}, workdir)
+    stats = emulator.finish()
+    span = stats["last"] - stats["first"]
+    used, searched = stats["requests"], stats["searches"]
+    print(
+        f"  requests {used} ({searched} searches) = {used / minimum:.2f} of the minimum; "
+        f"{span:.1f} s = {span / allowed:.2f} of the time allowed "
+        f"({run.records:,} records, 429s: {stats['statuses'].get(429, 0)})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("rate", "cpu", "memory", "discovery", "incremental"))
+    parser.add_argument(
+        "--only",
+        choices=("rate", "cpu", "memory", "discovery", "incremental", "account"),
+    )
     parser.add_argument("--window-ms", type=int, default=10_000, help="rate-limit window")
     parser.add_argument("--windows", type=int, default=4, help="windows the rate run spans")
     args = parser.parse_args()
@@ -417,6 +496,8 @@ def main() -> None:
             discovery(workdir)
         if args.only in (None, "incremental"):
             incremental(workdir)
+        if args.only in (None, "account"):
+            account_graph(workdir)
 
 
 if __name__ == "__main__":

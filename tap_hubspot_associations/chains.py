@@ -63,7 +63,9 @@ from tap_hubspot_associations.ranges import (
     Untrusted,
     checked_ids,
     checked_page,
+    count_shortfall,
     fingerprint_of,
+    listing_shortfall,
     next_cursor,
     saved_ranges,
     search_total,
@@ -267,6 +269,7 @@ class RangedIds:
         try:
             if lists:
                 self._run_listing(hand_over, stop)
+                self._check_listing(stop)
             while not stop.is_set():
                 chain = self._next_chain(hand_over, stop)
                 if chain is None:
@@ -504,28 +507,26 @@ class RangedIds:
         self._run_listing(hand_over, stop)
 
     def _short_count(self, stop: threading.Event) -> str | None:
-        """Why the ids read fall short of what HubSpot counts, if they do (two searches
-        of one result each: their `total`s are the counts)."""
-        listing = self._listing
-        if listing is not None and listing.abandoned is None and listing.chain.high < END:
-            high = listing.chain.high
-            held = self._count(-1, high, stop)
-            listed = listing.chain.handed
-            if held is None or held < listed:
-                return (
-                    f"search holds {held} {self._object_type} up to id {high} where "
-                    f"listing found {listed}"
-                )
-        if self._top is None or self._counted is None:
+        """Why the ids read up to the top search gave at the start fall short of what
+        it counted, if they do: counted again now (one search of one result, its
+        `total`), only when the ids read fall short of the first count."""
+        if self._top is None or self._counted is None or self._read_to_top >= self._counted:
             return None
         now = self._count(-1, self._top, stop)
-        expected = self._counted if now is None else min(self._counted, now)
-        if self._read_to_top < expected:
-            return (
-                f"search counted {expected} {self._object_type} up to id {self._top} but "
-                f"its pages gave {self._read_to_top}"
-            )
-        return None
+        return count_shortfall(self._read_to_top, self._counted, now, self._top, self._object_type)
+
+    def _check_listing(self, stop: threading.Event) -> None:
+        """The listing's range is final: does search hold as many ids in it as listing
+        found? (One search of one result, its `total`; done while other chains run.)"""
+        listing = self._listing
+        assert listing is not None
+        chain = listing.chain
+        if listing.abandoned is not None or chain.high >= END or self._distrust is not None:
+            return
+        held = self._count(-1, chain.high, stop)
+        reason = listing_shortfall(chain.handed, held, chain.high, self._object_type)
+        if reason is not None:
+            self._distrust_search(reason)
 
     def _count(self, after: int, high: int, stop: threading.Event) -> int | None:
         """How many ids search holds in (after, high], by its `total`."""

@@ -91,6 +91,27 @@ class Chain:
             self.remaining = max(self.remaining - len(ids), 0)
 
 
+def listing_shortfall(listed: int, held: int | None, high: int, object_type: str) -> str | None:
+    """Why search cannot be trusted, if listing found more ids up to `high` than search
+    holds there (`held`; None: search gave no count). Search may hold more: records
+    archived since they were indexed."""
+    if held is not None and held >= listed:
+        return None
+    return f"search holds {held} {object_type} up to id {high} where listing found {listed}"
+
+
+def count_shortfall(
+    read: int, counted_then: int, counted_now: int | None, top: int, object_type: str
+) -> str | None:
+    """Why search cannot be trusted, if its pages gave fewer ids up to `top` than it
+    counted there both when the pass started and now (records archived meanwhile leave
+    both counts; records modified out of an incremental window leave the second)."""
+    expected = counted_then if counted_now is None else min(counted_then, counted_now)
+    if read >= expected:
+        return None
+    return f"search counted {expected} {object_type} up to id {top} but its pages gave {read}"
+
+
 def fingerprint_of(object_type: str, window: tuple[int, int] | None) -> str:
     """What saved progress must match to resume the ids of `object_type` (all of them,
     or those modified in `window`), whichever source reads them."""

@@ -8,6 +8,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from tap_hubspot_associations.errors import TapError
@@ -16,6 +17,8 @@ from tap_hubspot_associations.spool import IdSpool
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
+
+LABEL_READS_AT_ONCE = 8
 
 
 class RunContext:
@@ -36,6 +39,7 @@ class RunContext:
         self._local_clock = local_clock
         self._started_ms: int | None = None
         self._labels: dict[tuple[str, str], list[object] | TapError] = {}
+        self._labels_wanted: list[tuple[str, str]] = []
         self._enumerations_left: Counter[str] = Counter()
         self._spools: dict[tuple[str, tuple[int, int] | None], IdSpool] = {}
 
@@ -68,20 +72,33 @@ class RunContext:
             spool.close()
         self._spools.clear()
 
+    def will_read_labels(self, from_type: str, to_type: str) -> None:
+        """A selected pair: its label definitions are read with the first asked for."""
+        self._labels_wanted.append((from_type, to_type))
+
     def label_definitions(self, from_type: str, to_type: str) -> list[object]:
         """The pair's label definitions as HubSpot lists them (one request a run); the
-        `TapError` of that request, again, to every caller."""
+        `TapError` of that request, again, to every caller. The first call reads every
+        selected pair's at once: one response time, not one a pair."""
         key = (from_type, to_type)
         if key not in self._labels:
-            path = associations_path(self._api_version, from_type, to_type, "labels")
-            try:
-                self._labels[key] = self._client.get(path, list_key="results")["results"]
-            except TapError as exc:
-                self._labels[key] = exc
+            wanted = list(dict.fromkeys([key, *self._labels_wanted]))
+            with ThreadPoolExecutor(min(len(wanted), LABEL_READS_AT_ONCE)) as pool:
+                for pair, found in zip(wanted, pool.map(self._read_labels, wanted), strict=True):
+                    self._labels.setdefault(pair, found)
+            self._labels_wanted.clear()
         found = self._labels[key]
         if isinstance(found, TapError):
             raise found
         return found
+
+    def _read_labels(self, pair: tuple[str, str]) -> list[object] | TapError:
+        path = associations_path(self._api_version, *pair, "labels")
+        try:
+            definitions: list[object] = self._client.get(path, list_key="results")["results"]
+        except TapError as exc:
+            return exc
+        return definitions
 
     def started_ms(self) -> int:
         """HubSpot's time when the run started, by the `Date` of its first answer:

@@ -188,6 +188,7 @@ class TapHubSpotAssociations(EndOfRunTap):
                 types.type_id(given, setting=f"{stream.pair.setting}.{end}")
             if stream.pair.ids is None:
                 self.run_context.will_enumerate(stream.pair.from_type)
+            self.run_context.will_read_labels(stream.pair.from_type, stream.pair.to_type)
             if stream.pair.ids is not None and stream.pair.ids.validate() == 0:
                 self.logger.warning(
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name

@@ -433,13 +433,15 @@ def test_search_missing_ids_the_listing_found_is_not_trusted(
     assert "where listing found" in caplog.records[0].getMessage()
 
 
-def test_a_healthy_search_is_checked_with_two_counts_and_trusted() -> None:
+def test_a_healthy_search_is_checked_against_the_listing_and_trusted() -> None:
     ids = uneven_ids(5)
     fake = FakeHubSpot(ids)
     read = list(ranged(fake).read_from(0, {}))
     assert sorted(read) == sorted(map(str, ids)) and len(read) == len(set(read))
     counts = [s for s in fake.searches if s["limit"] == 1]
-    assert len(counts) == 3, "the first search and the two counts at the end"
+    assert len(counts) == 2, "the first search, and the count of the listing's range"
+    listed_range = counts[1]["filterGroups"][0]["filters"]
+    assert [f["operator"] for f in listed_range] == ["LTE"]
     assert fake.listed < len(ids) // 100, "search did most of the work"
 
 

@@ -14,6 +14,8 @@ from tap_hubspot_associations.ranges import (
     Chain,
     Untrusted,
     checked_page,
+    count_shortfall,
+    listing_shortfall,
     saved_ranges,
 )
 
@@ -131,3 +133,25 @@ def test_ranges_in_words() -> None:
     for (after, high), words in cases.items():
         with pytest.raises(Untrusted, match=words):
             checked_page(answer(7, 6), query(2), after, high, "contacts")
+
+
+# What proves a pass complete -------------------------------------------------------------
+
+
+def test_search_holding_fewer_ids_than_listing_found_is_not_trusted() -> None:
+    assert listing_shortfall(100, 100, 5000, "contacts") is None
+    assert listing_shortfall(100, 103, 5000, "contacts") is None, "archived, still indexed"
+    assert listing_shortfall(100, 99, 5000, "contacts") == (
+        "search holds 99 contacts up to id 5000 where listing found 100"
+    )
+    assert listing_shortfall(100, None, 5000, "contacts") is not None, "no count, no proof"
+
+
+def test_pages_short_of_both_counts_are_not_trusted() -> None:
+    assert count_shortfall(100, 100, None, 9, "deals") is None
+    assert count_shortfall(97, 100, 97, 9, "deals") is None, "3 archived meanwhile"
+    assert count_shortfall(97, 97, 100, 9, "deals") is None, "3 created or restored"
+    assert count_shortfall(96, 100, 97, 9, "deals") == (
+        "search counted 97 deals up to id 9 but its pages gave 96"
+    )
+    assert count_shortfall(99, 100, None, 9, "deals") is not None

@@ -15,14 +15,15 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import backoff
 
 from tap_hubspot_associations.client import HubSpotClient
-from tap_hubspot_associations.errors import BadRequest, HubSpotError
+from tap_hubspot_associations.errors import BadRequest, Cancelled, HubSpotError
+from tap_hubspot_associations.handover import HandOver
 from tap_hubspot_associations.ids import Ids, record_id
 from tap_hubspot_associations.state import Bookmark
 
@@ -144,21 +145,35 @@ class BatchReader:
 
     def batches(self) -> Iterator[list[Record]]:
         """Yield the records of each batch request as it completes."""
+        answers: HandOver[tuple[_Batch, dict[str, Any]]] = HandOver(self._max_concurrency)
+        self._cancel = answers.cancelled
         executor = ThreadPoolExecutor(self._max_concurrency, thread_name_prefix="batch-read")
-        running: dict[Future[dict[str, Any]], _Batch] = {}
+        running = 0
         try:
             while True:
-                while self._may_start(len(running)) and (batch := self._next_batch()):
-                    running[executor.submit(self._request, batch.inputs)] = batch
+                while self._may_start(running) and (batch := self._next_batch()):
+                    executor.submit(self._answer, batch, answers)
+                    running += 1
                 if not running:
                     return
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    batch = running.pop(future)
-                    yield self._absorb(batch, future.result())
+                batch, body = answers.take()
+                running -= 1
+                yield self._absorb(batch, body)
         finally:
-            self._cancel.set()
+            answers.cancel()
             executor.shutdown(wait=False, cancel_futures=True)
+            close = getattr(self._fresh, "close", None)
+            if close is not None:
+                close()  # the id source's threads stop too
+
+    def _answer(self, batch: _Batch, answers: HandOver[tuple[_Batch, dict[str, Any]]]) -> None:
+        """One batch request, in a worker thread: its answer or its failure handed over."""
+        try:
+            answers.put([(batch, self._request(batch.inputs))])
+        except Cancelled:
+            return
+        except BaseException as exc:  # raised in the reading thread
+            answers.fail(exc)
 
     def _may_start(self, running: int) -> bool:
         """Another request fits, and a slow one has not held the bookmark back too long.

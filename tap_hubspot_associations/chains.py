@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from tap_hubspot_associations.errors import Cancelled, HubSpotError
+from tap_hubspot_associations.handover import HandOver
 from tap_hubspot_associations.ids import last_modified_property
 from tap_hubspot_associations.paths import objects_path, search_path
 from tap_hubspot_associations.ranges import (
@@ -83,13 +84,9 @@ UNUSABLE_SEARCH_STATUSES = (400, 403, 404)
 """Statuses with which HubSpot refuses a search for good: the type is listed instead."""
 
 
-_END = object()
-"""Handed over after the last id."""
 _WAIT = object()
 """No chain to take yet: a busy one has not said how much it has left."""
 WAIT_SECONDS = 0.05
-HandOver = Callable[[list[object]], bool]
-"""Hands items to the reading thread; False once reading has stopped."""
 
 
 @dataclass
@@ -126,11 +123,16 @@ class RangedIds:
         search_chains: int = SEARCH_CHAINS,
         logger: logging.Logger | None = None,
         spool: IdSpool | None = None,
+        when_done: Callable[[], None] | None = None,
     ) -> None:
         """`window`: (since, until) in epoch ms for an incremental pass; None for every
         id, then the list chain runs too. `spool`: where to keep every id handed out
-        for other pairs of the type, when a pass from the start completes."""
+        for other pairs of the type, when a pass from the start completes. `when_done`:
+        called in the reading thread once every id was read."""
         self._spool = spool
+        self._when_done = when_done
+        self._out: HandOver[tuple[Chain, int]] = HandOver(FETCH_AHEAD)
+        self._reading: Iterator[str] | None = None
         self.setting = setting
         self._object_type = object_type
         self._client = client
@@ -173,74 +175,55 @@ class RangedIds:
             ranges = [[str(c.safe), str(c.high)] for c in self._chains if not c.done]
         return {"ranges": ranges}
 
+    def start(self) -> None:
+        """Start fetching every id now, before any reader asks: a pass later in the run
+        takes this enumeration over with `read_from(0, {})`, its first ids waiting."""
+        self._reading = self._begin(0, None)
+
+    def cancel(self) -> None:
+        """Stop fetching (an enumeration started ahead that no pass took over)."""
+        self._out.cancel()
+
     def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
         """The saved ranges are the bookmark's at once, so that a resumed pass stopped
         before it reads anything keeps them."""
         saved = saved_ranges(resume)
+        if self._reading is not None:
+            assert position == 0 and saved is None, "only a fresh pass takes over a start"
+            return self._reading
         if saved is not None:
             with self._lock:
                 self._chains, self._waiting = list(saved), deque(saved)
+        return self._begin(position, saved)
+
+    def _begin(self, position: int, saved: list[Chain] | None) -> Iterator[str]:
+        threading.Thread(target=self._start, args=(saved,), daemon=True).start()
         return self._read(position, saved)
 
     def _read(self, position: int, saved: list[Chain] | None) -> Iterator[str]:
-        fetched: deque[object] = deque()
-        ready = threading.Condition()
-        stop = threading.Event()
-        starter = threading.Thread(
-            target=self._start, args=(saved, fetched, ready, stop), daemon=True
-        )
-        starter.start()
         try:
-            for index in itertools.count(position):
-                with ready:
-                    ready.wait_for(lambda: bool(fetched))
-                    item = fetched.popleft()
-                    ready.notify_all()
-                if item is _END:
-                    if self._spool is not None:
-                        if saved is not None:
-                            self._spool.spoil()  # it holds the saved ranges only
-                        self._spool.finish()
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, tuple)
-                chain, id_ = item
+            for index, (chain, id_) in enumerate(self._out, start=position):
                 with self._lock:
                     chain.consumed.append((index, id_))
                 yield str(id_)
+            if self._spool is not None:
+                if saved is not None:
+                    self._spool.spoil()  # it holds the saved ranges only
+                self._spool.finish()
+            if self._when_done is not None:
+                self._when_done()
         finally:
-            stop.set()
-            with ready:
-                ready.notify_all()
+            self._out.cancel()
 
     # The fetching threads.
 
-    def _start(
-        self,
-        saved: list[Chain] | None,
-        fetched: deque[object],
-        ready: threading.Condition,
-        stop: threading.Event,
-    ) -> None:
+    def _start(self, saved: list[Chain] | None) -> None:
         """Find the ranges (the saved ones, or by the lowest and highest id), then start
         the chains."""
-
-        def hand_over(items: list[object]) -> bool:
-            with ready:
-                for item in items:
-                    while len(fetched) >= FETCH_AHEAD and not stop.is_set():
-                        ready.wait(0.1)
-                    if stop.is_set():
-                        return False
-                    fetched.append(item)
-                    ready.notify_all()
-            return True
-
         try:
             listed: Chain | None = None
             if saved is None:
-                chains = self._first_ranges(stop)
+                chains = self._first_ranges()
                 if chains and self._window is None:
                     listed = chains[0]
                     listed.busy = True
@@ -251,46 +234,48 @@ class RangedIds:
             with self._lock:
                 self._workers = self._search_chains + (listed is not None)
             if listed is not None:
-                threading.Thread(
-                    target=self._work, args=(True, hand_over, stop), daemon=True
-                ).start()
+                threading.Thread(target=self._work, args=(True,), daemon=True).start()
             for _ in range(self._search_chains):
-                threading.Thread(
-                    target=self._work, args=(False, hand_over, stop), daemon=True
-                ).start()
+                threading.Thread(target=self._work, args=(False,), daemon=True).start()
         except Cancelled:
             return
         except BaseException as exc:  # handed to the reading thread, which raises it
-            hand_over([exc])
+            self._out.fail(exc)
 
-    def _work(self, lists: bool, hand_over: HandOver, stop: threading.Event) -> None:
+    def _hand(self, items: list[tuple[Chain, int]]) -> None:
+        """Hand ids over to the reader, waiting for room; `Cancelled` once it stopped."""
+        if items and not self._out.put(items):
+            raise Cancelled
+
+    def _work(self, lists: bool) -> None:
         """Run the list chain (if `lists`), then chains of search until none is left;
         the last worker to finish checks the pass is complete."""
+        stopped = self._out.cancelled
         try:
             if lists:
-                self._run_listing(hand_over, stop)
-                self._check_listing(stop)
-            while not stop.is_set():
-                chain = self._next_chain(hand_over, stop)
+                self._run_listing()
+                self._check_listing()
+            while not stopped.is_set():
+                chain = self._next_chain()
                 if chain is None:
                     break
                 if chain is _WAIT:
-                    stop.wait(WAIT_SECONDS)
+                    stopped.wait(WAIT_SECONDS)
                     continue
                 assert isinstance(chain, Chain)
-                self._run_search(chain, hand_over, stop)
+                self._run_search(chain)
             with self._lock:
                 self._workers -= 1
                 last = self._workers == 0
             if last:
-                self._complete(hand_over, stop)
-                hand_over([_END])
+                self._complete()
+                self._out.finish()
         except Cancelled:
             return
         except BaseException as exc:  # handed to the reading thread, which raises it
-            hand_over([exc])
+            self._out.fail(exc)
 
-    def _next_chain(self, hand_over: HandOver, stop: threading.Event) -> Chain | object | None:
+    def _next_chain(self) -> Chain | object | None:
         """A waiting range, else the top of the busy chain with most left: half of what
         it has left in whole pages, at most `MAX_SPLIT`, and only if that is more than
         two pages. None once search is distrusted.
@@ -317,14 +302,12 @@ class RangedIds:
             count = half - half % SEARCH_PAGE_SIZE  # whole pages: no part-filled last page
             widest.splitting = True
         try:
-            return self._split(widest, count, hand_over, stop)
+            return self._split(widest, count)
         finally:
             with self._lock:
                 widest.splitting = False
 
-    def _split(
-        self, widest: Chain, count: int, hand_over: HandOver, stop: threading.Event
-    ) -> Chain | object | None:
+    def _split(self, widest: Chain, count: int) -> Chain | object | None:
         """Search for the cut below the top `count` ids of `widest`; the new chain,
         `_WAIT` when the chain changed meanwhile and the answer is of no use, None when
         search turned out untrustworthy."""
@@ -332,7 +315,7 @@ class RangedIds:
             after, high = widest.position, widest.high
         query = self._query(SEARCH_PAGE_SIZE, "DESCENDING", after, high)
         query["after"] = str(count - SEARCH_PAGE_SIZE)
-        answer = self._search(query, after, high, stop)
+        answer = self._search(query, after, high)
         if answer is None:
             return None
         found, total, _ = answer
@@ -360,11 +343,10 @@ class RangedIds:
             assert self._chains is not None
             self._chains.append(chain)
             items = self._took(chain, page, None)
-        if not hand_over(items):
-            raise Cancelled
+        self._hand(items)
         return chain
 
-    def _took(self, chain: Chain, ids: list[int], total: int | None) -> list[object]:
+    def _took(self, chain: Chain, ids: list[int], total: int | None) -> list[tuple[Chain, int]]:
         """Hand `ids` over as `chain`'s (under the lock)."""
         if not ids:
             return []
@@ -377,7 +359,7 @@ class RangedIds:
 
     def _finish(
         self, chain: Chain, ids: list[int], complete: bool, total: int | None = None
-    ) -> list[object]:
+    ) -> list[tuple[Chain, int]]:
         """Keep the fetched ids within the chain's range (it may have shrunk while they
         were fetched); the chain is complete when any fell outside. Nothing of search's
         is kept once it is distrusted."""
@@ -394,7 +376,7 @@ class RangedIds:
                 chain.fetched, chain.busy = True, False
             return items
 
-    def _run_listing(self, hand_over: HandOver, stop: threading.Event) -> None:
+    def _run_listing(self) -> None:
         """HubSpot lists ids in ascending order (its `after` cursors are ids): the list
         chain covers its range from the start until an id passes the range's end.
 
@@ -411,7 +393,9 @@ class RangedIds:
             if listing.cursor is not None:
                 query["after"] = listing.cursor
             body = self._client.get(
-                f"{self._list_path}?{urlencode(query)}", list_key="results", cancel=stop
+                f"{self._list_path}?{urlencode(query)}",
+                list_key="results",
+                cancel=self._out.cancelled,
             )
             ids = checked_ids(body["results"], "listing", self._object_type)
             cursor = next_cursor(body, "listing", self._object_type)
@@ -446,8 +430,7 @@ class RangedIds:
                 self._distrust_search(f"search found no {self._object_type}, listing did")
             listing.cursor, listing.exhausted = cursor, cursor is None
             listing.previous = ids[-1] if ids else listing.previous
-            if not hand_over(self._finish(chain, ids, cursor is None)):
-                raise Cancelled
+            self._hand(self._finish(chain, ids, cursor is None))
 
     def _leave_to_search(self, listing: _Listing, why: str) -> None:
         """Hand the list chain's range, from its position, to the search chains."""
@@ -479,11 +462,11 @@ class RangedIds:
             reason,
         )
 
-    def _complete(self, hand_over: HandOver, stop: threading.Event) -> None:
+    def _complete(self) -> None:
         """Every chain is done: check what proves the ids cover the type, and where a
         check fails, list the rest."""
         if self._distrust is None:
-            reason = self._short_count(stop)
+            reason = self._short_count()
             if reason is not None:
                 self._distrust_search(reason)
         if self._distrust is None:
@@ -502,20 +485,19 @@ class RangedIds:
             beyond, listing.beyond = listing.beyond, []
             chain.high, chain.busy, chain.fetched = END, True, listing.exhausted
             items = self._took(chain, beyond, None)
-        if items and not hand_over(items):
-            raise Cancelled
-        self._run_listing(hand_over, stop)
+        self._hand(items)
+        self._run_listing()
 
-    def _short_count(self, stop: threading.Event) -> str | None:
+    def _short_count(self) -> str | None:
         """Why the ids read up to the top search gave at the start fall short of what
         it counted, if they do: counted again now (one search of one result, its
         `total`), only when the ids read fall short of the first count."""
         if self._top is None or self._counted is None or self._read_to_top >= self._counted:
             return None
-        now = self._count(-1, self._top, stop)
+        now = self._count(-1, self._top)
         return count_shortfall(self._read_to_top, self._counted, now, self._top, self._object_type)
 
-    def _check_listing(self, stop: threading.Event) -> None:
+    def _check_listing(self) -> None:
         """The listing's range is final: does search hold as many ids in it as listing
         found? (One search of one result, its `total`; done while other chains run.)"""
         listing = self._listing
@@ -523,38 +505,37 @@ class RangedIds:
         chain = listing.chain
         if listing.abandoned is not None or chain.high >= END or self._distrust is not None:
             return
-        held = self._count(-1, chain.high, stop)
+        held = self._count(-1, chain.high)
         reason = listing_shortfall(chain.handed, held, chain.high, self._object_type)
         if reason is not None:
             self._distrust_search(reason)
 
-    def _count(self, after: int, high: int, stop: threading.Event) -> int | None:
+    def _count(self, after: int, high: int) -> int | None:
         """How many ids search holds in (after, high], by its `total`."""
-        answer = self._search(self._query(1, "ASCENDING", after, high), after, high, stop)
+        answer = self._search(self._query(1, "ASCENDING", after, high), after, high)
         return None if answer is None else answer[1]
 
-    def _run_search(self, chain: Chain, hand_over: HandOver, stop: threading.Event) -> None:
+    def _run_search(self, chain: Chain) -> None:
         while not chain.fetched:
             with self._lock:
                 after, high = chain.position, chain.high
             answer = self._search(
-                self._query(SEARCH_PAGE_SIZE, "ASCENDING", after, high), after, high, stop
+                self._query(SEARCH_PAGE_SIZE, "ASCENDING", after, high), after, high
             )
             if answer is None:
                 self._finish(chain, [], True)
                 return
             ids, total, more = answer
-            if not hand_over(self._finish(chain, ids, not more or not ids, total)):
-                raise Cancelled
+            self._hand(self._finish(chain, ids, not more or not ids, total))
 
     def _search(
-        self, query: dict[str, Any], after: int, high: int, stop: threading.Event
+        self, query: dict[str, Any], after: int, high: int
     ) -> tuple[list[int], int | None, bool] | None:
         """One search, its answer checked: the ids (in the order asked), HubSpot's
         `total` and whether more follow; None once search is distrusted, by this answer
         or another."""
         try:
-            body = self._client.search(self._search_path, query, cancel=stop)
+            body = self._client.search(self._search_path, query, cancel=self._out.cancelled)
             ids = checked_page(body, query, after, high, self._object_type)
         except HubSpotError as exc:
             if exc.status not in UNUSABLE_SEARCH_STATUSES:
@@ -567,13 +548,13 @@ class RangedIds:
         more = next_cursor(body, "searching", self._object_type) is not None
         return ids, search_total(body), more
 
-    def _first_ranges(self, stop: threading.Event) -> list[Chain]:
+    def _first_ranges(self) -> list[Chain]:
         """One range up to `END` (the top search knows of is not confirmed), with how
         many ids search holds (one search for the highest id, whose `total` counts
         them); chains split it as they start. A full pass lists it even when search
         finds nothing; an incremental pass with nothing in its window reads nothing."""
         query = self._query(1, "DESCENDING", None, None)
-        answer = self._search(query, -1, END, stop)
+        answer = self._search(query, -1, END)
         ids: list[int] = []
         if answer is not None:
             ids, total, _ = answer
@@ -583,13 +564,13 @@ class RangedIds:
                 self._counted = 0
         if self._window is not None:
             if not ids:
-                self._check_index_not_empty(stop)
+                self._check_index_not_empty()
                 return []
             return [Chain(-1, END, remaining=total)]
         remaining = None if answer is None else self._counted
         return [Chain(-1, END, remaining=remaining)]
 
-    def _check_index_not_empty(self, stop: threading.Event) -> None:
+    def _check_index_not_empty(self) -> None:
         """An incremental window that search finds empty: true only if search's index
         holds the type at all, or listing finds none either."""
         everything = {
@@ -598,13 +579,19 @@ class RangedIds:
             "properties": ["hs_object_id"],
             "limit": 1,
         }
-        indexed = self._client.search(self._search_path, everything, cancel=stop)
+        indexed = self._client.search(self._search_path, everything, cancel=self._out.cancelled)
         if checked_ids(indexed["results"], "searching", self._object_type):
             return
         query = urlencode({"limit": 1, "properties": "hs_object_id", "archived": "false"})
-        listed = self._client.get(f"{self._list_path}?{query}", list_key="results", cancel=stop)
+        listed = self._client.get(
+            f"{self._list_path}?{query}", list_key="results", cancel=self._out.cancelled
+        )
         if checked_ids(listed["results"], "listing", self._object_type):
             self._distrust_search(f"search found no {self._object_type}, listing did")
+
+    def _list(self, query: Mapping[str, object]) -> dict[str, Any]:
+        path = f"{self._list_path}?{urlencode(query)}"
+        return self._client.get(path, list_key="results", cancel=self._out.cancelled)
 
     def _query(
         self, limit: int, direction: str, after: int | None, high: int | None

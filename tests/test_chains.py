@@ -217,14 +217,9 @@ def test_a_cut_recounts_a_range_whose_count_was_stale() -> None:
     chain = Chain(10**11, ids[-1], remaining=1200)
     chain.busy = True
     source._chains, source._waiting = [chain], deque()  # running alone, nothing waits
-    stop = threading.Event()
-
-    def hand_over(items: list[object]) -> bool:
-        return True
-
-    assert not isinstance(source._next_chain(hand_over, stop), Chain)
+    assert not isinstance(source._next_chain(), Chain)
     assert chain.remaining == 600, "recounted by the cut's search"
-    cut = source._next_chain(hand_over, stop)
+    cut = source._next_chain()
     assert isinstance(cut, Chain) and cut.low == ids[399]
     descending = [s for s in fake.searches if s["sorts"][0]["direction"] == "DESCENDING"]
     assert [s["after"] for s in descending] == ["400", "0"]

@@ -58,13 +58,13 @@ from tap_hubspot_associations.paths import objects_path, search_path
 from tap_hubspot_associations.ranges import (
     END,
     LIST_PAGE_SIZE,
-    MAX_SPLIT,
     SEARCH_PAGE_SIZE,
     Chain,
     Untrusted,
     checked_ids,
     checked_page,
     count_shortfall,
+    cut_size,
     fingerprint_of,
     listing_shortfall,
     next_cursor,
@@ -296,10 +296,12 @@ class RangedIds:
             busy = [c for c in self._chains if c.busy and not c.fetched]
             known = [c for c in busy if c.remaining is not None and not c.splitting]
             widest = max(known, key=lambda c: c.remaining or 0, default=None)
-            if widest is None or (widest.remaining or 0) <= 2 * SEARCH_PAGE_SIZE:
+            listing = self._listing.chain if self._listing is not None else None
+            count = 0
+            if widest is not None:
+                count = cut_size(widest.remaining or 0, listing=widest is listing)
+            if widest is None or not count:
                 return _WAIT if len(known) < len(busy) else None
-            half = min((widest.remaining or 0) // 2, MAX_SPLIT)
-            count = half - half % SEARCH_PAGE_SIZE  # whole pages: no part-filled last page
             widest.splitting = True
         try:
             return self._split(widest, count)

@@ -91,6 +91,18 @@ class Chain:
             self.remaining = max(self.remaining - len(ids), 0)
 
 
+def cut_size(remaining: int, *, listing: bool) -> int:
+    """How many of a chain's `remaining` ids a new search chain takes from its top: half
+    of a search chain's, three quarters of the listing's (a list page holds half a
+    search page's ids, and costs a request all the same), in whole search pages, at
+    most `MAX_SPLIT`; 0 when a cut would not leave two pages (a cut costs a search of
+    its own)."""
+    if remaining <= 2 * SEARCH_PAGE_SIZE:
+        return 0
+    share = min(remaining * 3 // 4 if listing else remaining // 2, MAX_SPLIT)
+    return share - share % SEARCH_PAGE_SIZE
+
+
 def listing_shortfall(listed: int, held: int | None, high: int, object_type: str) -> str | None:
     """Why search cannot be trusted, if listing found more ids up to `high` than search
     holds there (`held`; None: search gave no count). Search may hold more: records

@@ -1,19 +1,17 @@
-"""What the streams of one run share: HubSpot's time when the run started, each pair's
-label definitions, read once whichever stream asks first, and the ids of each `from`
-type, enumerated once for every pair that starts from it."""
+"""What the streams of one run share: HubSpot's time when the run started, and each
+pair's label definitions, read once whichever stream asks first. (The ids each `from`
+type shares: `enumerations`.)"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from tap_hubspot_associations.errors import TapError
 from tap_hubspot_associations.paths import associations_path
-from tap_hubspot_associations.spool import IdSpool
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
@@ -22,8 +20,7 @@ LABEL_READS_AT_ONCE = 8
 
 
 class RunContext:
-    """Per run: HubSpot's time at its start, the label definitions of each pair, and
-    the ids of each type for the pairs that start from it."""
+    """Per run: HubSpot's time at its start, and the label definitions of each pair."""
 
     def __init__(
         self,
@@ -40,37 +37,6 @@ class RunContext:
         self._started_ms: int | None = None
         self._labels: dict[tuple[str, str], list[object] | TapError] = {}
         self._labels_wanted: list[tuple[str, str]] = []
-        self._enumerations_left: Counter[str] = Counter()
-        self._spools: dict[tuple[str, tuple[int, int] | None], IdSpool] = {}
-
-    def will_enumerate(self, object_type: str) -> None:
-        """A selected pair reads every id of `object_type` (or a window of them)."""
-        self._enumerations_left[object_type] += 1
-
-    def ids_of(
-        self, object_type: str, window: tuple[int, int] | None
-    ) -> tuple[IdSpool | None, IdSpool | None]:
-        """For a pair about to enumerate `object_type` (all ids, or those modified in
-        `window`): a complete spool of them to read instead, if an earlier pair of this
-        run enumerated the same; else a spool to fill, if a later pair will want them
-        (None if none will: no pair pays for keeping ids no one reads)."""
-        self._enumerations_left[object_type] -= 1
-        key = (object_type, window)
-        done = self._spools.get(key)
-        if done is not None and done.complete:
-            return done, None
-        if self._enumerations_left[object_type] <= 0:
-            return None, None
-        if done is not None:
-            done.close()
-        spool = self._spools[key] = IdSpool()
-        return None, spool
-
-    def close(self) -> None:
-        """The run is over: the spools' files go."""
-        for spool in self._spools.values():
-            spool.close()
-        self._spools.clear()
 
     def will_read_labels(self, from_type: str, to_type: str) -> None:
         """A selected pair: its label definitions are read with the first asked for."""

@@ -35,6 +35,9 @@ class IdSpool:
         """Per chain (by the lower end of its range): (offset, count) of its blocks."""
         self._buffers: dict[int, array[int]] = {}
         self.complete = False
+        """Every id of the enumeration is here, in order: other pairs may read them."""
+        self.finished = False
+        """The enumeration ended (complete or not)."""
         self._spoiled = False
 
     def add(self, chain_low: int, ids: list[int]) -> None:
@@ -55,7 +58,7 @@ class IdSpool:
         for chain_low, buffer in self._buffers.items():
             self._flush(chain_low, buffer)
         self._buffers.clear()
-        self.complete = not self._spoiled
+        self.complete, self.finished = not self._spoiled, True
 
     def __iter__(self) -> Iterator[int]:
         """Every id, ascending."""

@@ -153,6 +153,14 @@ class Pass:
             return None
         return cls(full=full, until_ms=until, since_ms=None if full else since, reason="resumed")
 
+    @property
+    def window(self) -> tuple[int, int] | None:
+        """(since, until) of an incremental pass; None for a full one."""
+        if self.full:
+            return None
+        assert self.since_ms is not None
+        return self.since_ms, self.until_ms
+
     def describe(self) -> str:
         if self.full:
             return f"full pass ({self.reason})"
@@ -161,6 +169,23 @@ class Pass:
             f"incremental pass ({self.reason}): records modified from {iso(self.since_ms)} "
             f"to {iso(self.until_ms)}"
         )
+
+
+def unreadable_times(saved: Mapping[str, object], now_ms: int) -> dict[str, str]:
+    """The saved times of a bookmark that are not to be trusted, with why: those this
+    version cannot read, and those later than HubSpot's time now (a clock that ran
+    ahead wrote them). Dropped, they make a pass read more, never less."""
+    ignored = {}
+    for key in (SINCE_KEY, LAST_FULL_KEY, PASS_KEY):
+        if key not in saved:
+            continue
+        value = saved[key]
+        read = Pass.from_state(value) if key == PASS_KEY else parse_iso(value)
+        if read is None:
+            ignored[key] = f"is not one this version wrote ({str(value)[:60]!r})"
+        elif (read.until_ms if isinstance(read, Pass) else read) > now_ms:
+            ignored[key] = f"is later than HubSpot's time now, {iso(now_ms)} ({str(value)[:60]!r})"
+    return ignored
 
 
 def plan_pass(

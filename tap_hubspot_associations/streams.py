@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,14 +13,13 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.batch_reader import BatchReader, Coverage, association_type_fields
-from tap_hubspot_associations.chains import RangedIds
+from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
 from tap_hubspot_associations.ranges import fingerprint_of
 from tap_hubspot_associations.run_context import RunContext
-from tap_hubspot_associations.spool import SpooledIds
 from tap_hubspot_associations.state import (
     COMPLETED_KEY,
     LAST_FULL_KEY,
@@ -30,8 +29,8 @@ from tap_hubspot_associations.state import (
     Bookmark,
     Pass,
     iso,
-    parse_iso,
     plan_pass,
+    unreadable_times,
 )
 
 if sys.version_info >= (3, 12):
@@ -140,6 +139,7 @@ class AssociationsStream(VersionedStream):
         settings: Settings,
         client: HubSpotClient,
         run: RunContext,
+        enumerations: Enumerations,
         selected_by_default: bool = True,
     ) -> None:
         self.selected_by_default = selected_by_default
@@ -148,6 +148,7 @@ class AssociationsStream(VersionedStream):
         self._settings = settings
         self._client = client
         self._run = run
+        self._enumerations = enumerations
         self.coverage = Coverage()
         self.pass_kind: PassKind = "not run"
         self.failures: list[str] = []
@@ -257,72 +258,52 @@ class AssociationsStream(VersionedStream):
         """The pass an interrupted run left unfinished, or a new one as planned, timed by
         HubSpot's clock (its label definitions are read first: they are needed anyway,
         and their answer tells HubSpot's time)."""
-        settings = self._settings
         if self.pair.ids is not None:
             return Pass(full=True, until_ms=0, reason=f"{self.pair.setting} lists its ids")
         self._label_categories()
-        now_ms = self._run.started_ms()
-        self._drop_unreadable(state, now_ms)
-        saved = Pass.from_state(state.get(PASS_KEY))
-        if saved is not None and (saved.full or settings.start_date_ms is not None):
-            this_pass = saved
-        elif saved is None and PROGRESS_KEY in state:
-            this_pass = Pass(full=True, until_ms=now_ms, reason="resumed")
-        else:
-            this_pass = plan_pass(
-                state,
-                start_date_ms=settings.start_date_ms,
-                full_pass_every_days=settings.full_pass_every_days,
-                now_ms=now_ms,
-            )
+        this_pass, ignored = self._plan(state)
+        for key, why in ignored.items():
+            self.logger.warning("The saved %r of %s %s; ignored", key, self.name, why)
+            del state[key]
         state[PASS_KEY] = this_pass.to_state()
         return this_pass
 
-    def _drop_unreadable(self, state: dict[str, Any], now_ms: int) -> None:
-        """Saved times this version cannot read, or later than HubSpot's time now (a
-        clock that ran ahead wrote them), are dropped: the pass then reads more (from
-        start_date, or in full), never less."""
-        for key in (SINCE_KEY, LAST_FULL_KEY, PASS_KEY):
-            if key not in state:
-                continue
-            value = state[key]
-            saved = Pass.from_state(value) if key == PASS_KEY else parse_iso(value)
-            if saved is None:
-                why = f"is not one this version wrote ({str(value)[:60]!r})"
-            elif (saved.until_ms if isinstance(saved, Pass) else saved) > now_ms:
-                why = f"is later than HubSpot's time now, {iso(now_ms)} ({str(value)[:60]!r})"
-            else:
-                continue
-            self.logger.warning("The saved %r of %s %s; ignored", key, self.name, why)
-            del state[key]
+    def _plan(self, state: Mapping[str, Any]) -> tuple[Pass, dict[str, str]]:
+        """The pass to run given the bookmark `state`, and the saved times it ignores
+        (`unreadable_times`: the pass then reads more, never less)."""
+        settings = self._settings
+        now_ms = self._run.started_ms()
+        ignored = unreadable_times(state, now_ms)
+        kept = {key: value for key, value in state.items() if key not in ignored}
+        saved = Pass.from_state(kept.get(PASS_KEY))
+        if saved is not None and (saved.full or settings.start_date_ms is not None):
+            return saved, ignored
+        if saved is None and PROGRESS_KEY in kept:
+            return Pass(full=True, until_ms=now_ms, reason="resumed"), ignored
+        planned = plan_pass(
+            kept,
+            start_date_ms=settings.start_date_ms,
+            full_pass_every_days=settings.full_pass_every_days,
+            now_ms=now_ms,
+        )
+        return planned, ignored
+
+    def upcoming_enumeration(self) -> tuple[str, tuple[int, int] | None] | None:
+        """What this stream's pass would enumerate if it started now: its `from` type
+        and window; None when it will resume saved progress or skip (an enumeration
+        started ahead of it must be the one its pass reads)."""
+        state = self.get_context_state(None)
+        if any(key in state for key in (COMPLETED_KEY, PROGRESS_KEY, PASS_KEY)):
+            return None
+        return self.pair.from_type, self._plan(state)[0].window
 
     def _ids_of(self, this_pass: Pass) -> Ids:
-        pair, settings = self.pair, self._settings
+        pair = self.pair
         if pair.ids is not None:
             return pair.ids
-        window = None
-        if not this_pass.full:
-            assert this_pass.since_ms is not None
-            window = (this_pass.since_ms, this_pass.until_ms)
-        enumerated, to_fill = self._run.ids_of(pair.from_type, window)
-        if enumerated is not None:
-            self.logger.info(
-                "%s: the ids of %s as enumerated earlier in this run", self.name, pair.from_type
-            )
-            return SpooledIds(
-                setting=pair.setting,
-                spool=enumerated,
-                fingerprint=fingerprint_of(pair.from_type, window),
-            )
-        return RangedIds(
-            setting=pair.setting,
-            object_type=pair.from_type,
-            client=self._client,
-            api_version=settings.api_version,
-            window=window,
-            logger=self.logger,
-            spool=to_fill,
-        )
+        window = this_pass.window
+        fingerprint = fingerprint_of(pair.from_type, window)
+        return self._enumerations.ids(self.name, pair.from_type, window, fingerprint)
 
     def _resume_point(self, saved: object, id_list: Ids, this_pass: Pass) -> Bookmark:
         ids = id_list.fingerprint()

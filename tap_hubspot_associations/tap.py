@@ -15,6 +15,7 @@ from singer_sdk.helpers.capabilities import (
 
 from tap_hubspot_associations.auth import Auth, OAuthToken, StaticToken
 from tap_hubspot_associations.client import HubSpotClient, RequestMetrics, hubspot_session
+from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import HubSpotError, IncompleteSyncError, MalformedAnswer
 from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, ObjectTypes
 from tap_hubspot_associations.paths import TOKEN_PATH
@@ -110,6 +111,11 @@ class TapHubSpotAssociations(EndOfRunTap):
             client=self.client, api_version=self.settings.api_version, logger=self.logger
         )
 
+    @cached_property
+    def enumerations(self) -> Enumerations:
+        """Every enumeration of this run: once per type, ahead of its pass."""
+        return Enumerations(client=self.client, api_version=self.settings.api_version)
+
     @override
     def discover_streams(self) -> list[Stream]:
         configured = bool(self.settings.pairs)
@@ -120,6 +126,7 @@ class TapHubSpotAssociations(EndOfRunTap):
                 settings=self.settings,
                 client=self.client,
                 run=self.run_context,
+                enumerations=self.enumerations,
                 selected_by_default=configured,
             )
             for pair in self.settings.pairs or self._offered_pairs()
@@ -187,7 +194,13 @@ class TapHubSpotAssociations(EndOfRunTap):
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
                 types.type_id(given, setting=f"{stream.pair.setting}.{end}")
             if stream.pair.ids is None:
-                self.run_context.will_enumerate(stream.pair.from_type)
+                self.enumerations.plan(
+                    name=stream.name,
+                    setting=stream.pair.setting,
+                    object_type=stream.pair.from_type,
+                    upcoming=stream.upcoming_enumeration,
+                    logger=stream.logger,
+                )
             self.run_context.will_read_labels(stream.pair.from_type, stream.pair.to_type)
             if stream.pair.ids is not None and stream.pair.ids.validate() == 0:
                 self.logger.warning(
@@ -198,7 +211,7 @@ class TapHubSpotAssociations(EndOfRunTap):
     def after_sync(self) -> None:
         """The coverage table; fail if any id could not be read."""
         self.client.metrics.flush()
-        self.run_context.close()
+        self.enumerations.close()
         daily = self.client.stats.daily_summary()
         if daily is not None:
             line, heavy = daily

@@ -15,6 +15,7 @@ from tap_hubspot_associations.ranges import (
     Untrusted,
     checked_page,
     count_shortfall,
+    cut_size,
     listing_shortfall,
     saved_ranges,
 )
@@ -155,3 +156,11 @@ def test_pages_short_of_both_counts_are_not_trusted() -> None:
         "search counted 97 deals up to id 9 but its pages gave 96"
     )
     assert count_shortfall(99, 100, None, 9, "deals") is not None
+
+
+def test_cuts_are_whole_pages_and_take_more_of_the_listing() -> None:
+    assert cut_size(400, listing=False) == 0, "not more than two pages"
+    assert cut_size(401, listing=False) == 200
+    assert cut_size(1000, listing=False) == 400
+    assert cut_size(1000, listing=True) == 600
+    assert cut_size(100_000, listing=False) == 5000, "at most MAX_SPLIT"

@@ -43,7 +43,7 @@ from tap_hubspot_associations.ids import is_record_id
 
 SEARCH_LOOKBACK_MS = 5 * 60 * 1000
 """Changes this old before the last pass started are read again: HubSpot's search
-index lags writes by seconds, and clocks drift."""
+index lags writes by seconds."""
 DAY_MS = 24 * 60 * 60 * 1000
 
 PROGRESS_KEY = "progress"

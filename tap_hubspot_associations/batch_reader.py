@@ -162,9 +162,7 @@ class BatchReader:
         finally:
             answers.cancel()
             executor.shutdown(wait=False, cancel_futures=True)
-            close = getattr(self._fresh, "close", None)
-            if close is not None:
-                close()  # the id source's threads stop too
+            self._ids.close()  # whatever fetches ids stops too
 
     def _answer(self, batch: _Batch, answers: HandOver[tuple[_Batch, dict[str, Any]]]) -> None:
         """One batch request, in a worker thread: its answer or its failure handed over."""

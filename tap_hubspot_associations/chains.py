@@ -180,8 +180,9 @@ class RangedIds:
         takes this enumeration over with `read_from(0, {})`, its first ids waiting."""
         self._reading = self._begin(0, None)
 
-    def cancel(self) -> None:
-        """Stop fetching (an enumeration started ahead that no pass took over)."""
+    def close(self) -> None:
+        """Stop fetching: the reader is done with these ids, or never took them (an
+        enumeration started ahead that no pass took over)."""
         self._out.cancel()
 
     def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
@@ -189,7 +190,8 @@ class RangedIds:
         before it reads anything keeps them."""
         saved = saved_ranges(resume)
         if self._reading is not None:
-            assert position == 0 and saved is None, "only a fresh pass takes over a start"
+            if position != 0 or saved is not None:
+                raise RuntimeError("an enumeration started ahead serves a fresh pass only")
             return self._reading
         if saved is not None:
             with self._lock:
@@ -385,7 +387,9 @@ class RangedIds:
         A first page out of order hands the range to the search chains (nothing of it
         was handed over yet); disorder after that stops the pass, as the ids handed
         over no longer mark a range. An empty page with a cursor hands the rest of the
-        range, from the last id listed, to the search chains.
+        range, from the last id listed, to the search chains. Once search is
+        distrusted, neither is left to it: disorder stops the pass, an empty page is
+        followed.
         """
         listing = self._listing
         assert listing is not None
@@ -394,11 +398,7 @@ class RangedIds:
             query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
             if listing.cursor is not None:
                 query["after"] = listing.cursor
-            body = self._client.get(
-                f"{self._list_path}?{urlencode(query)}",
-                list_key="results",
-                cancel=self._out.cancelled,
-            )
+            body = self._list(query)
             ids = checked_ids(body["results"], "listing", self._object_type)
             cursor = next_cursor(body, "listing", self._object_type)
             if cursor is not None and cursor in listing.seen:
@@ -411,7 +411,7 @@ class RangedIds:
             if (ids and ids[0] <= listing.previous) or any(
                 b <= a for a, b in itertools.pairwise(ids)
             ):
-                if chain.handed == 0:
+                if chain.handed == 0 and self._distrust is None:
                     self._logger.warning(
                         "%s: HubSpot listed %s out of id order; reading them by search alone",
                         self.setting,
@@ -423,9 +423,10 @@ class RangedIds:
                     f"{self.setting}: listing {self._object_type} returned ids out of "
                     "ascending order: the ranges read beside it would miss or repeat ids"
                 )
-            if not ids and cursor is not None:
+            if not ids and cursor is not None and self._distrust is None:
                 # An empty page that says more follow (records archived under the
                 # cursor): the rest of the range is left to search, which reads it by id.
+                # (Once search is distrusted, the listing follows the cursor on.)
                 self._leave_to_search(listing, "it listed an empty page with more to follow")
                 return
             if ids and self._counted == 0:
@@ -489,6 +490,11 @@ class RangedIds:
             items = self._took(chain, beyond, None)
         self._hand(items)
         self._run_listing()
+        if not listing.exhausted:
+            raise HubSpotError(
+                f"{self.setting}: listing {self._object_type} ended before its last page "
+                f"(search: {self._distrust}): ids would be missed"
+            )
 
     def _short_count(self) -> str | None:
         """Why the ids read up to the top search gave at the start fall short of what
@@ -560,9 +566,15 @@ class RangedIds:
         ids: list[int] = []
         if answer is not None:
             ids, total, _ = answer
-            if ids:
+            if ids and total is None:
+                self._distrust_search(f"searching {self._object_type} gave no count")
+            elif ids:
                 self._top, self._counted = ids[0], total
-            elif total == 0 or total is None:
+            elif total:
+                self._distrust_search(
+                    f"searching {self._object_type} counted {total} but answered none"
+                )
+            else:
                 self._counted = 0
         if self._window is not None:
             if not ids:

@@ -55,7 +55,8 @@ class Enumerations:
         self._api_version = api_version
         self._planned: list[_Planned] = []
         self._spools: dict[Key, IdSpool] = {}
-        self._ahead: dict[Key, RangedIds] = {}
+        self._ahead: dict[str, tuple[Key, RangedIds]] = {}
+        """Enumerations started ahead, by the pair whose pass will take them over."""
 
     def plan(
         self,
@@ -69,39 +70,50 @@ class Enumerations:
         """A selected pair without ids, in the order the run syncs them."""
         self._planned.append(_Planned(name, setting, object_type, upcoming, logger))
 
-    def ids(self, name: str, object_type: str, window: Window, fingerprint: str) -> Ids:
+    def ids(
+        self, name: str, object_type: str, window: Window, fingerprint: str, *, resumes: bool
+    ) -> Ids:
         """The ids for the pass of pair `name`: spooled by an earlier pass, found ahead
-        of it, or found now."""
+        of it, or found now. A pass that `resumes` saved progress enumerates its saved
+        ranges on its own, and keeps no spool (it would hold those ranges only)."""
         planned = next(p for p in self._planned if p.name == name)
         planned.started = True
         key = (object_type, window)
+        ahead = self._ahead.pop(name, None)
+        if ahead is not None and (ahead[0] != key or resumes):
+            ahead[1].close()
+            ahead = None
         spool = self._spools.get(key)
-        if spool is not None and spool.complete:
+        ids: Ids
+        if ahead is not None:
+            ids = ahead[1]
+        elif spool is not None and spool.complete:
             planned.logger.info(
                 "%s: the ids of %s as enumerated earlier in this run", name, object_type
             )
-            return SpooledIds(setting=planned.setting, spool=spool, fingerprint=fingerprint)
-        ids = self._ahead.pop(key, None) or self._enumeration(planned, key)
+            ids = SpooledIds(setting=planned.setting, spool=spool, fingerprint=fingerprint)
+        else:
+            ids = self._enumeration(planned, key, spooled=not resumes)
         self._start_next()
         return ids
 
     def close(self) -> None:
         """The run is over: enumerations no pass took over stop, spools' files go."""
-        for enumeration in self._ahead.values():
-            enumeration.cancel()
+        for _, enumeration in self._ahead.values():
+            enumeration.close()
         self._ahead.clear()
         for spool in self._spools.values():
             spool.close()
         self._spools.clear()
 
-    def _enumeration(self, planned: _Planned, key: Key) -> RangedIds:
-        """A new enumeration for `planned`'s pass, spooled if a later pair of the run
+    def _enumeration(self, planned: _Planned, key: Key, *, spooled: bool) -> RangedIds:
+        """A new enumeration for `planned`'s pass, `spooled` if a later pair of the run
         starts from the same type (no pair pays for keeping ids no one reads)."""
         object_type, window = key
         spool = None
         old = self._spools.get(key)
         later = any(p.object_type == object_type for p in self._waiting(planned))
-        if later and (old is None or old.finished):
+        if spooled and later and (old is None or old.finished):
             if old is not None:
                 old.close()
             spool = self._spools[key] = IdSpool()
@@ -128,11 +140,13 @@ class Enumerations:
             if len(self._ahead) >= AHEAD:
                 return
             key = planned.upcoming()
-            if key is None or key in self._ahead:
+            if key is None or planned.name in self._ahead:
                 continue
             spool = self._spools.get(key)
             if spool is not None and (spool.complete or not spool.finished):
                 continue  # read from it, or it is being filled
-            enumeration = self._enumeration(planned, key)
+            if any(started == key for started, _ in self._ahead.values()):
+                continue  # the pair started ahead fills a spool of it
+            enumeration = self._enumeration(planned, key, spooled=True)
             enumeration.start()
-            self._ahead[key] = enumeration
+            self._ahead[planned.name] = (key, enumeration)

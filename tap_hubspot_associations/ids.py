@@ -61,6 +61,10 @@ class Ids(Protocol):
         """What a later run needs, beyond `position`, to read from there."""
         ...
 
+    def close(self) -> None:
+        """The reader is done: stop whatever fetches ids for it."""
+        ...
+
 
 class IdSource:
     """The ordered ids of one pair; reading a file never holds more than one line."""
@@ -95,6 +99,9 @@ class IdSource:
 
     def resume_at(self, position: int) -> dict[str, Any]:
         return {}
+
+    def close(self) -> None:
+        """Nothing runs for a list or a file: each read is its own iteration."""
 
     def fingerprint(self) -> str:
         """A digest of the whole list: saved progress counts positions in this list only."""

@@ -194,6 +194,9 @@ class EndOfRunTap(Tap):
     def after_sync(self) -> None:
         """Work once every stream has synced (the run as a whole)."""
 
+    def release(self) -> None:
+        """Free what the run held, whether it succeeded or failed."""
+
     @override  # type: ignore[misc]  # sync_all is final, but the SDK has no end-of-run hook
     def sync_all(self) -> None:
         """Sync every stream between the two hooks.
@@ -204,13 +207,16 @@ class EndOfRunTap(Tap):
         (docs/performance.md).
         """
         self._syncing = True
-        self.before_sync()
-        gc.freeze()
         try:
-            super().sync_all()
+            self.before_sync()
+            gc.freeze()
+            try:
+                super().sync_all()
+            finally:
+                gc.unfreeze()  # for a tap run in process, as the SDK's tests do
+            self.after_sync()
         finally:
-            gc.unfreeze()  # for a tap run in process, as the SDK's tests do
-        self.after_sync()
+            self.release()
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -14,6 +14,7 @@ does: a resumed run reads them by search, whichever pair enumerated first.
 from __future__ import annotations
 
 import tempfile
+import threading
 from array import array
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -39,14 +40,20 @@ class IdSpool:
         self.finished = False
         """The enumeration ended (complete or not)."""
         self._spoiled = False
+        self._lock = threading.Lock()
+        """Chains add from their threads; the run's end closes the file from another."""
 
     def add(self, chain_low: int, ids: list[int]) -> None:
         """`ids` were handed out by the chain whose range starts above `chain_low`
-        (ascending, and above every id it handed out before)."""
-        buffer = self._buffers.setdefault(chain_low, array("q"))
-        buffer.extend(ids)
-        if len(buffer) >= BLOCK_IDS:
-            self._flush(chain_low, buffer)
+        (ascending, and above every id it handed out before). Ignored once closed: an
+        enumeration stopped at the run's end may still hand out a page."""
+        with self._lock:
+            if self._file.closed:
+                return
+            buffer = self._buffers.setdefault(chain_low, array("q"))
+            buffer.extend(ids)
+            if len(buffer) >= BLOCK_IDS:
+                self._flush(chain_low, buffer)
 
     def spoil(self) -> None:
         """The enumeration cannot stand for the type (it listed after searching, and
@@ -55,10 +62,11 @@ class IdSpool:
 
     def finish(self) -> None:
         """The enumeration handed out its last id."""
-        for chain_low, buffer in self._buffers.items():
-            self._flush(chain_low, buffer)
-        self._buffers.clear()
-        self.complete, self.finished = not self._spoiled, True
+        with self._lock:
+            for chain_low, buffer in self._buffers.items():
+                self._flush(chain_low, buffer)
+            self._buffers.clear()
+            self.complete, self.finished = not self._spoiled, True
 
     def __iter__(self) -> Iterator[int]:
         """Every id, ascending."""
@@ -71,7 +79,8 @@ class IdSpool:
                 yield from block
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            self._file.close()
 
     def __enter__(self) -> IdSpool:
         return self
@@ -129,6 +138,9 @@ class SpooledIds:
             self._consumed.append((index, id_))
             index += 1
             yield str(id_)
+
+    def close(self) -> None:
+        """Nothing runs: the spool is the enumeration's, closed with the run."""
 
     def resume_at(self, position: int) -> dict[str, Any]:
         """The ranges left above the safe point: the highest id with every id before it

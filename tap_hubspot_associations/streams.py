@@ -172,7 +172,7 @@ class AssociationsStream(VersionedStream):
             return
         this_pass = self._this_pass(state)
         self.pass_kind = "full" if this_pass.full else "incremental"
-        ids = self._ids_of(this_pass)
+        ids = self._ids_of(this_pass, resumes=PROGRESS_KEY in state)
         self.logger.info("%s: %s", self.name, this_pass.describe())
         bookmark = self._resume_point(state.get(PROGRESS_KEY), ids, this_pass)
         if this_pass.full:
@@ -297,13 +297,15 @@ class AssociationsStream(VersionedStream):
             return None
         return self.pair.from_type, self._plan(state)[0].window
 
-    def _ids_of(self, this_pass: Pass) -> Ids:
+    def _ids_of(self, this_pass: Pass, *, resumes: bool) -> Ids:
         pair = self.pair
         if pair.ids is not None:
             return pair.ids
         window = this_pass.window
         fingerprint = fingerprint_of(pair.from_type, window)
-        return self._enumerations.ids(self.name, pair.from_type, window, fingerprint)
+        return self._enumerations.ids(
+            self.name, pair.from_type, window, fingerprint, resumes=resumes
+        )
 
     def _resume_point(self, saved: object, id_list: Ids, this_pass: Pass) -> Bookmark:
         ids = id_list.fingerprint()

@@ -208,10 +208,15 @@ class TapHubSpotAssociations(EndOfRunTap):
                 )
 
     @override
+    def release(self) -> None:
+        """Enumerations no pass took over stop; spooled ids go (if any ever began)."""
+        if "enumerations" in self.__dict__:  # a cached_property, set once used
+            self.enumerations.close()
+
+    @override
     def after_sync(self) -> None:
         """The coverage table; fail if any id could not be read."""
         self.client.metrics.flush()
-        self.enumerations.close()
         daily = self.client.stats.daily_summary()
         if daily is not None:
             line, heavy = daily

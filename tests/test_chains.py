@@ -353,6 +353,11 @@ class Untrustworthy(FakeHubSpot):
             answer = self.previous
         if self.kind == "beyond its limit" and len(answer["results"]) > body["limit"] - 1:
             answer = dict(answer, results=[*answer["results"], {"id": str(self.ids[-1])}])
+        first = body["limit"] == 1 and descending
+        if self.kind == "count without ids" and first:
+            answer = dict(answer, results=[])
+        if self.kind == "no count" and first:
+            answer = {k: v for k, v in answer.items() if k != "total"}
         if self.kind == "short of its total" and body["limit"] == 200 and not descending:
             answer = dict(answer, results=answer["results"][::2])
         self.previous = answer
@@ -365,6 +370,8 @@ UNTRUSTED = [
     ("repeated page", "answered ids out of that order or outside"),
     ("beyond its limit", "results for a limit of"),
     ("short of its total", "but its pages gave"),
+    ("count without ids", "searching contacts counted"),
+    ("no count", "searching contacts gave no count"),
     ("refused 400", "HubSpot refused the search (400)"),
     ("refused 403", "HubSpot refused the search (403)"),
     ("refused 404", "HubSpot refused the search (404)"),
@@ -404,6 +411,25 @@ def test_an_incremental_pass_stops_when_search_cannot_be_trusted(kind: str, reas
     with pytest.raises(HubSpotError, match=r"^associations\[0\]: searching contacts for") as err:
         list(source.read_from(0, {}))
     assert reason in str(err.value)
+
+
+class ShortAndEmptyPage(Untrustworthy):
+    """Search short of its own count, and a listing with an empty page, that says more
+    follow, far above the listing's first range: met only once search is distrusted."""
+
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if "after=2000" in path:
+            answer["results"] = []
+        return answer
+
+
+def test_a_listing_that_stands_in_for_search_follows_an_empty_page() -> None:
+    """It went back to search, which nothing read any more: the ids listed after the
+    empty page were lost, and the pass ended as if complete."""
+    ids = list(range(10**11, 10**11 + 4000))
+    read = set(ranged(ShortAndEmptyPage(ids, "short of its total")).read_from(0, {}))
+    listed = ids[:2000] + ids[2100:]  # the empty page's ids are archived, as listed
+    assert read >= set(map(str, listed))
 
 
 def test_ids_listed_above_the_top_search_knows_are_read() -> None:

@@ -58,13 +58,15 @@ def test_a_failure_is_raised_in_the_reader_after_what_came_before() -> None:
 
 
 def test_cancel_ends_a_workers_wait_and_every_later_put() -> None:
-    handover: HandOver[int] = HandOver(capacity=1)
+    handover: HandOver[int] = HandOver(capacity=2)
     handover.put([1])
     answered: list[bool] = []
-    waiting = threading.Thread(target=lambda: answered.append(handover.put([2])), daemon=True)
+    waiting = threading.Thread(target=lambda: answered.append(handover.put([2, 3])), daemon=True)
     waiting.start()
+    assert wait_until(lambda: len(handover) == 2), "the worker put 2 and waits to put 3"
+    assert answered == []
     handover.cancel()
     waiting.join(10)
     assert answered == [False]
-    assert handover.put([3]) is False
+    assert handover.put([4]) is False
     assert handover.cancelled.is_set()

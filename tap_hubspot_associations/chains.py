@@ -42,7 +42,6 @@ only search, so there the same failures end the run with one ERROR.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections import deque
@@ -66,15 +65,16 @@ from tap_hubspot_associations.ranges import (
     count_shortfall,
     cut_size,
     fingerprint_of,
+    in_order,
     listing_shortfall,
     next_cursor,
     saved_ranges,
     search_total,
 )
+from tap_hubspot_associations.spool import IdSpool
 
 if TYPE_CHECKING:
     from tap_hubspot_associations.client import HubSpotClient
-    from tap_hubspot_associations.spool import IdSpool
 
 SEARCH_CHAINS = 4
 """Search chains at once: at 400 ms a response, 3 keep search's 5/s busy; more wait."""
@@ -124,11 +124,18 @@ class RangedIds:
         logger: logging.Logger | None = None,
         spool: IdSpool | None = None,
         when_done: Callable[[], None] | None = None,
+        verify: bool = False,
     ) -> None:
         """`window`: (since, until) in epoch ms for an incremental pass; None for every
         id, then the list chain runs too. `spool`: where to keep every id handed out
         for other pairs of the type, when a pass from the start completes. `when_done`:
-        called in the reading thread once every id was read."""
+        called in the reading thread once every id was read. `verify`: a full pass to be
+        activated, whose rows missing from it a target would delete: the listing goes
+        on to its last page (`_verify_rest`)."""
+        self._verify = verify and window is None
+        self._owned_spool = spool is None and self._verify
+        if self._owned_spool:
+            spool = IdSpool()
         self._spool = spool
         self._when_done = when_done
         self._out: HandOver[tuple[Chain, int]] = HandOver(FETCH_AHEAD)
@@ -216,6 +223,8 @@ class RangedIds:
                 self._when_done()
         finally:
             self._out.cancel()
+            if self._owned_spool and self._spool is not None:
+                self._spool.close()
 
     # The fetching threads.
 
@@ -395,22 +404,8 @@ class RangedIds:
         assert listing is not None
         chain = listing.chain
         while not chain.fetched:
-            query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
-            if listing.cursor is not None:
-                query["after"] = listing.cursor
-            body = self._list(query)
-            ids = checked_ids(body["results"], "listing", self._object_type)
-            cursor = next_cursor(body, "listing", self._object_type)
-            if cursor is not None and cursor in listing.seen:
-                raise HubSpotError(
-                    f"{self.setting}: HubSpot's paging of {self._object_type} returned a "
-                    "cursor it had returned before; the listing would never end"
-                )
-            if cursor is not None:
-                listing.seen.add(cursor)
-            if (ids and ids[0] <= listing.previous) or any(
-                b <= a for a, b in itertools.pairwise(ids)
-            ):
+            ids, cursor = self._list_page(listing)
+            if not in_order(listing.previous, ids):
                 if chain.handed == 0 and self._distrust is None:
                     self._logger.warning(
                         "%s: HubSpot listed %s out of id order; reading them by search alone",
@@ -419,10 +414,7 @@ class RangedIds:
                     )
                     self._leave_to_search(listing, "it listed ids out of order")
                     return
-                raise HubSpotError(
-                    f"{self.setting}: listing {self._object_type} returned ids out of "
-                    "ascending order: the ranges read beside it would miss or repeat ids"
-                )
+                raise self._disorder()
             if not ids and cursor is not None and self._distrust is None:
                 # An empty page that says more follow (records archived under the
                 # cursor): the rest of the range is left to search, which reads it by id.
@@ -434,6 +426,79 @@ class RangedIds:
             listing.cursor, listing.exhausted = cursor, cursor is None
             listing.previous = ids[-1] if ids else listing.previous
             self._hand(self._finish(chain, ids, cursor is None))
+
+    def _list_page(self, listing: _Listing) -> tuple[list[int], str | None]:
+        """The listing's next page: its ids and the cursor of the one after (None on
+        the last page); a cursor seen before fails the pass (the listing would never
+        end)."""
+        query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
+        if listing.cursor is not None:
+            query["after"] = listing.cursor
+        body = self._list(query)
+        ids = checked_ids(body["results"], "listing", self._object_type)
+        cursor = next_cursor(body, "listing", self._object_type)
+        if cursor is not None and cursor in listing.seen:
+            raise HubSpotError(
+                f"{self.setting}: HubSpot's paging of {self._object_type} returned a "
+                "cursor it had returned before; the listing would never end"
+            )
+        if cursor is not None:
+            listing.seen.add(cursor)
+        return ids, cursor
+
+    def _disorder(self) -> HubSpotError:
+        return HubSpotError(
+            f"{self.setting}: listing {self._object_type} returned ids out of "
+            "ascending order: the ranges read beside it would miss or repeat ids"
+        )
+
+    def _verify_rest(self) -> None:
+        """A full pass to be activated: search's ids are trusted only once the listing,
+        from where it stopped to its last page, shows no id search did not give. Any
+        such id is read too (one WARNING says how many); the spool then cannot stand
+        for the type (its order is broken)."""
+        listing, spool = self._listing, self._spool
+        assert listing is not None and spool is not None
+        chain = listing.chain
+        with self._lock:
+            listed_to, chain.high, chain.busy = chain.high, END, True
+        spool.seal()
+        given = iter(spool.ids_after(listed_to))  # up to its range's end, listing's own
+        next_given = next(given, None)
+        missing = 0
+        pages = [listing.beyond] if listing.beyond else []
+        listing.beyond = []
+        while pages or not listing.exhausted:
+            if pages:
+                ids = pages.pop()
+            else:
+                ids, cursor = self._list_page(listing)
+                if not in_order(listing.previous, ids):
+                    raise self._disorder()
+                listing.cursor, listing.exhausted = cursor, cursor is None
+                listing.previous = ids[-1] if ids else listing.previous
+            unseen = []
+            for id_ in ids:
+                while next_given is not None and next_given < id_:
+                    next_given = next(given, None)
+                if next_given != id_:
+                    unseen.append(id_)
+            if unseen:
+                spool.spoil()
+                missing += len(unseen)
+                with self._lock:
+                    items = self._took(chain, unseen, None)
+                self._hand(items)
+        with self._lock:
+            chain.fetched, chain.busy = True, False
+        if missing:
+            self._logger.warning(
+                "%s: search did not give %d %s the listing found; they are read too, and "
+                "search's gaps are HubSpot's to explain",
+                self.setting,
+                missing,
+                self._object_type,
+            )
 
     def _leave_to_search(self, listing: _Listing, why: str) -> None:
         """Hand the list chain's range, from its position, to the search chains."""
@@ -473,6 +538,9 @@ class RangedIds:
             if reason is not None:
                 self._distrust_search(reason)
         if self._distrust is None:
+            listing = self._listing
+            if self._verify and listing is not None and listing.abandoned is None:
+                self._verify_rest()
             return
         listing = self._listing
         if listing is None:  # a resumed pass: its ranges were to be searched

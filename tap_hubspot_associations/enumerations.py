@@ -50,9 +50,12 @@ class _Planned:
 class Enumerations:
     """The enumerations of one run (see the module's docstring)."""
 
-    def __init__(self, *, client: HubSpotClient, api_version: str) -> None:
+    def __init__(self, *, client: HubSpotClient, api_version: str, verify: bool) -> None:
+        """`verify`: full passes are activated, so their enumerations are checked
+        against a listing to its last page (`RangedIds(verify=...)`)."""
         self._client = client
         self._api_version = api_version
+        self._verify = verify
         self._planned: list[_Planned] = []
         self._spools: dict[Key, IdSpool] = {}
         self._ahead: dict[str, tuple[Key, RangedIds]] = {}
@@ -126,6 +129,7 @@ class Enumerations:
             logger=planned.logger,
             spool=spool,
             when_done=self._start_next,
+            verify=self._verify,
         )
 
     def _waiting(self, besides: _Planned | None = None) -> list[_Planned]:

@@ -152,6 +152,11 @@ def saved_ranges(resume: Mapping[str, Any]) -> list[Chain] | None:
     return chains
 
 
+def in_order(previous: int, ids: list[int]) -> bool:
+    """Whether a listed page goes on in strictly ascending order after `previous`."""
+    return not any(b <= a for a, b in itertools.pairwise([previous, *ids]))
+
+
 def checked_page(
     body: Mapping[str, Any], query: Mapping[str, Any], after: int, high: int, object_type: str
 ) -> list[int]:

@@ -48,7 +48,7 @@ class IdSpool:
         (ascending, and above every id it handed out before). Ignored once closed: an
         enumeration stopped at the run's end may still hand out a page."""
         with self._lock:
-            if self._file.closed:
+            if self._file.closed or self._spoiled:
                 return
             buffer = self._buffers.setdefault(chain_low, array("q"))
             buffer.extend(ids)
@@ -56,27 +56,41 @@ class IdSpool:
                 self._flush(chain_low, buffer)
 
     def spoil(self) -> None:
-        """The enumeration cannot stand for the type (it listed after searching, and
-        ids came twice): no other pair reads it."""
-        self._spoiled = True
+        """The enumeration cannot stand for the type (ids came twice, or out of order):
+        no other pair reads it, and nothing more is written."""
+        with self._lock:
+            self._spoiled = True
 
     def finish(self) -> None:
         """The enumeration handed out its last id."""
+        self.seal()
         with self._lock:
-            for chain_low, buffer in self._buffers.items():
-                self._flush(chain_low, buffer)
             self._buffers.clear()
             self.complete, self.finished = not self._spoiled, True
 
     def __iter__(self) -> Iterator[int]:
         """Every id, ascending."""
         assert self.complete
+        return self.ids_after(-1)
+
+    def seal(self) -> None:
+        """Every id added so far to disk, so that `ids_after` reads them all (the
+        enumeration is checked before it finishes)."""
+        with self._lock:
+            for chain_low, buffer in self._buffers.items():
+                self._flush(chain_low, buffer)
+
+    def ids_after(self, after: int) -> Iterator[int]:
+        """The ids on disk above `after`, ascending."""
         for chain_low in sorted(self._blocks):
-            for offset, count in self._blocks[chain_low]:
-                self._file.seek(offset)
+            for offset, count in list(self._blocks[chain_low]):
+                with self._lock:
+                    self._file.seek(offset)
+                    data = self._file.read(count * 8)
                 block = array("q")
-                block.frombytes(self._file.read(count * block.itemsize))
-                yield from block
+                block.frombytes(data)
+                if block and block[-1] > after:
+                    yield from (id_ for id_ in block if id_ > after)
 
     def close(self) -> None:
         with self._lock:

@@ -114,7 +114,11 @@ class TapHubSpotAssociations(EndOfRunTap):
     @cached_property
     def enumerations(self) -> Enumerations:
         """Every enumeration of this run: once per type, ahead of its pass."""
-        return Enumerations(client=self.client, api_version=self.settings.api_version)
+        return Enumerations(
+            client=self.client,
+            api_version=self.settings.api_version,
+            verify=self.settings.emit_activate_version_messages,
+        )
 
     @override
     def discover_streams(self) -> list[Stream]:

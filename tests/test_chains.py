@@ -454,6 +454,42 @@ def test_search_missing_ids_the_listing_found_is_not_trusted(
     assert "where listing found" in caplog.records[0].getMessage()
 
 
+def verifying(fake: FakeHubSpot) -> RangedIds:
+    """A full pass to be activated: checked against a listing to its last page."""
+    return RangedIds(
+        setting="associations[0]",
+        object_type="contacts",
+        client=cast(HubSpotClient, fake),
+        api_version="2026-03",
+        verify=True,
+    )
+
+
+def test_a_pass_to_be_activated_reads_what_search_misses_above_the_listings_range(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An index missing records near the top, where the listing's sample does not
+    reach and search's counts agree with themselves."""
+    ids = list(range(10**11, 10**11 + 6000))
+    hidden = frozenset(ids[-300::3])
+    fake = Untrustworthy(ids, "partial at the top", hidden=hidden)
+    with caplog.at_level(logging.WARNING):
+        read = list(verifying(fake).read_from(0, {}))
+    assert sorted(read) == sorted(map(str, ids)) and len(read) == len(set(read))
+    assert [r.getMessage() for r in caplog.records] == [
+        "associations[0]: search did not give 100 contacts the listing found; they are "
+        "read too, and search's gaps are HubSpot's to explain"
+    ]
+
+
+def test_a_pass_to_be_activated_with_a_healthy_search_reads_each_id_once() -> None:
+    ids = uneven_ids(6)
+    fake = FakeHubSpot(ids)
+    read = list(verifying(fake).read_from(0, {}))
+    assert sorted(read) == sorted(map(str, ids)) and len(read) == len(set(read))
+    assert fake.listed >= len(ids) // 100, "listed to the last page"
+
+
 def test_a_healthy_search_is_checked_against_the_listing_and_trusted() -> None:
     ids = uneven_ids(5)
     fake = FakeHubSpot(ids)

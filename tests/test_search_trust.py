@@ -100,6 +100,23 @@ def test_an_index_missing_records_the_listing_found_is_caught_by_its_count(
     assert_exact_by_listing_alone(run, account, ids, "where listing found")
 
 
+def test_a_pass_to_be_activated_reads_records_the_index_misses_anywhere(
+    start_emulator, run_tap
+) -> None:
+    """Missing near the top, where the listing's sample does not reach: a pass whose
+    ACTIVATE_VERSION would delete their rows lists to the last page and reads them."""
+    account, ids = contacts()
+    missing = frozenset(ids[: len(ids) // 2][-300:])  # the last with companies
+    emulator = start_emulator(account, search_index=SearchIndex(missing=missing))
+    run = run_tap(every_id_config(emulator), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert account.truth(*PAIR, missing), "the missing records have companies"
+    assert run.record_set() == account.truth(*PAIR, ids)
+    assert activated(run) == [STREAM]
+    found = warnings(run)
+    assert len(found) == 1 and "search did not give 300 contacts the listing found" in found[0]
+
+
 def test_records_listed_but_not_yet_searchable_are_read(start_emulator, run_tap) -> None:
     """The newest records, above every id search holds, as the list chain reads them."""
     account, ids = contacts(300)

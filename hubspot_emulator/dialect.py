@@ -1,7 +1,7 @@
 """Which of HubSpot's answer shapes the emulator gives, where HubSpot has several.
 
 HubSpot's documents and the answers others recorded disagree in places; a tap must
-read every shape, so the emulator can speak each of them (see shared/hubspot-facts.md).
+read every shape, so the emulator can speak each of them (see docs/hubspot-api.md).
 """
 
 from __future__ import annotations

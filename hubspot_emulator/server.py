@@ -1,12 +1,14 @@
 """The emulator's HTTP side: a real server on loopback that answers as HubSpot does.
 
-It behaves as `shared/hubspot-facts.md` describes HubSpot, ugly parts included: 207s
+It behaves as `docs/hubspot-api.md` describes HubSpot, ugly parts included: 207s
 with `errors[]`, results in shuffled order, numeric `toObjectId`, per-id paging with
 opaque cursors, a rolling rate-limit window with HubSpot's 429 body and headers,
 expiring OAuth tokens, CRM search (sorted by `hs_object_id` either way, filtered by
 `GT`/`GTE`/`LT`/`LTE`, with `total`) with its 10,000-result cap, its own 5/s limit
-(HubSpot's `SECONDLY` 429) and an index that lags writes, latency on every API call,
-records with modification times and archiving, and injected faults
+(HubSpot's `SECONDLY` 429) and an index that lags writes (and, as a test asks, is
+empty, partial, ignores the sort, repeats answers or refuses searches:
+`hubspot_emulator.SearchIndex`), a `Date` header by its clock, latency on every API
+call, records with modification times and archiving, and injected faults
 (`hubspot_emulator.faults`). The data it serves is an `Account`
 (`hubspot_emulator.account`). It keeps time by the account's `Clock`, which tests move
 forward instead of sleeping, and logs every exchange with the times it saw, so that

@@ -140,7 +140,7 @@ def test_without_pairs_or_catalog_nothing_is_read(start_emulator, run_tap) -> No
 
 
 def test_pairs_named_by_every_standard_type_id(start_emulator, run_tap) -> None:
-    """Every standard type id of HubSpot's table, as the emulator (and hubspot-facts)
+    """Every standard type id of HubSpot's table, as the emulator (and docs/hubspot-api.md)
     gives it, is accepted as a pair's `from` and read exactly: a wrong id in the tap's
     own table stops the run with "not an object type"."""
     counts = {(type_id, "0-1"): 4 for type_id in STANDARD_TYPES.values() if type_id != "0-1"}

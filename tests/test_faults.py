@@ -50,7 +50,7 @@ RETRY_AFTER = 2.0
 @pytest.mark.e2e
 def test_the_wait_after_a_429_is_retry_after_by_the_servers_clock(start_emulator, run_tap):
     """The 429 also says the window is 10 s with nothing remaining; `Retry-After` is the
-    wait all the same (hubspot-facts). Timed by the emulator: from writing the 429 to
+    wait all the same (docs/hubspot-api.md#rate-limits-and-errors). Timed by the emulator: from writing the 429 to
     reading the request again, which is at least the tap's wait and at most that plus
     two trips on loopback."""
     account, pairs = seeded_account({("contacts", "companies"): 5})
@@ -180,7 +180,7 @@ def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> No
 
 
 def test_searches_keep_to_5_a_second_of_their_own() -> None:
-    """hubspot-facts: CRM search allows 5 requests a second, announced by no header. The
+    """docs/hubspot-api.md: CRM search allows 5 requests a second, announced by no header. The
     "no 429" tests against the emulator tolerate late arrivals (`ARRIVAL_GRACE`), so the
     pacing the tap sets up is pinned here: 5 requests, a 1-second window."""
     config = {

@@ -50,9 +50,9 @@ RETRY_AFTER = 2.0
 @pytest.mark.e2e
 def test_the_wait_after_a_429_is_retry_after_by_the_servers_clock(start_emulator, run_tap):
     """The 429 also says the window is 10 s with nothing remaining; `Retry-After` is the
-    wait all the same (docs/hubspot-api.md#rate-limits-and-errors). Timed by the emulator: from writing the 429 to
-    reading the request again, which is at least the tap's wait and at most that plus
-    two trips on loopback."""
+    wait all the same (docs/hubspot-api.md#rate-limits-and-errors). Timed by the
+    emulator: from writing the 429 to reading the request again, which is at least the
+    tap's wait and at most that plus two trips on loopback."""
     account, pairs = seeded_account({("contacts", "companies"): 5})
     faults = Faults(script=("rate_limited",), rate_limited_retry_after=RETRY_AFTER)
     emulator = start_emulator(account, faults=faults)

@@ -42,6 +42,7 @@ only search, so there the same failures end the run with one ERROR.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections import deque
@@ -70,6 +71,7 @@ from tap_hubspot_associations.ranges import (
     next_cursor,
     saved_ranges,
     search_total,
+    total_shortfall,
 )
 from tap_hubspot_associations.spool import IdSpool
 
@@ -162,6 +164,10 @@ class RangedIds:
         """How many ids search counted up to `_top` when the pass started."""
         self._read_to_top = 0
         """Ids handed over up to `_top`, from every chain."""
+        self._checked = False
+        """Every chain is done and the counts agree (`_complete`)."""
+        self._resumed: list[tuple[int, int]] | None = None
+        """The saved ranges a resumed pass reads (None: a pass from the start)."""
 
     def validate(self) -> None:
         return None
@@ -172,12 +178,17 @@ class RangedIds:
     def resume_at(self, position: int) -> dict[str, Any]:
         """Per chain not done, the range from its safe point to its end; nothing once
         search is distrusted (a resumed pass then starts over: ids read twice, none
-        lost, as the listing's place cannot be saved)."""
+        lost, as the listing's place cannot be saved). Until the pass's counts are
+        checked (`_complete`), a chain whose search said it had no more is not done
+        yet: search may have ended it short, and the resumed pass asks again."""
         with self._lock:
             if self._chains is None or self._distrust is not None:
                 return {}
             for chain in self._chains:
                 chain.settle(position)
+            if not self._checked:
+                ranges = [[str(c.safe), str(c.high)] for c in self._chains if c.safe < c.high]
+                return {"ranges": ranges}
             self._chains = [c for c in self._chains if not c.done or c.busy]
             ranges = [[str(c.safe), str(c.high)] for c in self._chains if not c.done]
         return {"ranges": ranges}
@@ -206,6 +217,8 @@ class RangedIds:
         return self._begin(position, saved)
 
     def _begin(self, position: int, saved: list[Chain] | None) -> Iterator[str]:
+        if saved is not None:
+            self._resumed = sorted((chain.low, chain.high) for chain in saved)
         threading.Thread(target=self._start, args=(saved,), daemon=True).start()
         return self._read(position, saved)
 
@@ -446,6 +459,14 @@ class RangedIds:
             listing.seen.add(cursor)
         return ids, cursor
 
+    def _in_pass(self, id_: int) -> bool:
+        """Whether this pass reads `id_`: any, or for a resumed one, one in its ranges
+        (sorted by their lower ends, which never overlap)."""
+        if self._resumed is None:
+            return True
+        index = bisect.bisect_left(self._resumed, (id_,)) - 1
+        return index >= 0 and self._resumed[index][0] < id_ <= self._resumed[index][1]
+
     def _disorder(self) -> HubSpotError:
         return HubSpotError(
             f"{self.setting}: listing {self._object_type} returned ids out of "
@@ -481,7 +502,7 @@ class RangedIds:
             for id_ in ids:
                 while next_given is not None and next_given < id_:
                     next_given = next(given, None)
-                if next_given != id_:
+                if next_given != id_ and self._in_pass(id_):
                     unseen.append(id_)
             if unseen:
                 spool.spoil()
@@ -539,8 +560,14 @@ class RangedIds:
                 self._distrust_search(reason)
         if self._distrust is None:
             listing = self._listing
+            if self._verify and listing is None and self._resumed is not None:
+                # A resumed pass has no listing of its own: one from the start checks
+                # the saved ranges (ids outside them were read before).
+                listing = self._listing = _Listing(Chain(-1, -1))
             if self._verify and listing is not None and listing.abandoned is None:
                 self._verify_rest()
+            with self._lock:
+                self._checked = True
             return
         listing = self._listing
         if listing is None:  # a resumed pass: its ranges were to be searched
@@ -602,7 +629,18 @@ class RangedIds:
                 self._finish(chain, [], True)
                 return
             ids, total, more = answer
-            self._hand(self._finish(chain, ids, not more or not ids, total))
+            with self._lock:
+                # A cut meanwhile leaves the answer's count about the range as it was.
+                unchanged = chain.position == after and chain.high == high
+                left = chain.remaining if unchanged else None
+            if total is not None and left is not None:
+                reason = total_shortfall(left, total, after, high, self._object_type)
+                if reason is not None:
+                    self._distrust_search(reason)
+                    self._finish(chain, [], True)
+                    return
+            counted = total if unchanged else None
+            self._hand(self._finish(chain, ids, not more or not ids, counted))
 
     def _search(
         self, query: dict[str, Any], after: int, high: int

@@ -112,16 +112,35 @@ def listing_shortfall(listed: int, held: int | None, high: int, object_type: str
     return f"search holds {held} {object_type} up to id {high} where listing found {listed}"
 
 
+def drift(count: int) -> int:
+    """How far a count may fall while a pass runs, by records archived meanwhile (or,
+    in an incremental window, modified out of it): 1%, at least 10. A count that falls
+    further says more of the index than of the records."""
+    return max(10, count // 100)
+
+
 def count_shortfall(
     read: int, counted_then: int, counted_now: int | None, top: int, object_type: str
 ) -> str | None:
     """Why search cannot be trusted, if its pages gave fewer ids up to `top` than it
-    counted there both when the pass started and now (records archived meanwhile leave
-    both counts; records modified out of an incremental window leave the second)."""
-    expected = counted_then if counted_now is None else min(counted_then, counted_now)
+    counted there when the pass started, less what it counts now within `drift`."""
+    fallen = 0 if counted_now is None else max(counted_then - counted_now, 0)
+    expected = counted_then - min(fallen, drift(counted_then))
     if read >= expected:
         return None
     return f"search counted {expected} {object_type} up to id {top} but its pages gave {read}"
+
+
+def total_shortfall(left: int, total: int, after: int, high: int, object_type: str) -> str | None:
+    """Why search cannot be trusted, if a page's `total` (the ids it counts in the
+    range asked) fell below what the page before left, beyond `drift`: a page, or an
+    index, that went missing in between."""
+    if total >= left - drift(left):
+        return None
+    return (
+        f"searching {object_type} for {ids_in(after, high)} counted {total}, where the "
+        f"page before left {left}"
+    )
 
 
 def fingerprint_of(object_type: str, window: tuple[int, int] | None) -> str:
@@ -171,14 +190,14 @@ def checked_page(
     ordered = ids if query["sorts"][0]["direction"] == "ASCENDING" else ids[::-1]
     if any(b <= a for a, b in itertools.pairwise([after, *ordered, high + 1])):
         raise Untrusted(
-            f"searching {object_type} for {_ids_in(after, high)}, sorted "
+            f"searching {object_type} for {ids_in(after, high)}, sorted "
             f"{query['sorts'][0]['direction'].lower()}, answered ids out of that order "
             "or outside"
         )
     return ids
 
 
-def _ids_in(after: int, high: int) -> str:
+def ids_in(after: int, high: int) -> str:
     """A range (after, high] in words."""
     if high >= END:
         return "every id" if after < 0 else f"ids above {after}"

@@ -22,6 +22,8 @@ from typing import Any
 
 from tap_hubspot_associations.ranges import END, saved_ranges
 
+MAX_SPOOLED_ID = 2**63 - 1
+"""Ids are kept as signed 64-bit integers; HubSpot's ids fit, the tap's 20 digits may not."""
 BLOCK_IDS = 4096
 """Ids a chain keeps in memory before they go to disk: memory stays flat."""
 
@@ -48,6 +50,8 @@ class IdSpool:
         (ascending, and above every id it handed out before). Ignored once closed: an
         enumeration stopped at the run's end may still hand out a page."""
         with self._lock:
+            if ids and ids[-1] > MAX_SPOOLED_ID:
+                self._spoiled = True  # a 20-digit id does not fit: no pair shares these
             if self._file.closed or self._spoiled:
                 return
             buffer = self._buffers.setdefault(chain_low, array("q"))

@@ -18,6 +18,7 @@ from tap_hubspot_associations.ranges import (
     cut_size,
     listing_shortfall,
     saved_ranges,
+    total_shortfall,
 )
 
 # One chain's bookkeeping --------------------------------------------------------------
@@ -148,14 +149,24 @@ def test_search_holding_fewer_ids_than_listing_found_is_not_trusted() -> None:
     assert listing_shortfall(100, None, 5000, "contacts") is not None, "no count, no proof"
 
 
-def test_pages_short_of_both_counts_are_not_trusted() -> None:
+def test_pages_short_of_search_counts_beyond_drift_are_not_trusted() -> None:
     assert count_shortfall(100, 100, None, 9, "deals") is None
-    assert count_shortfall(97, 100, 97, 9, "deals") is None, "3 archived meanwhile"
+    assert count_shortfall(90, 100, 90, 9, "deals") is None, "10 archived meanwhile"
     assert count_shortfall(97, 97, 100, 9, "deals") is None, "3 created or restored"
-    assert count_shortfall(96, 100, 97, 9, "deals") == (
-        "search counted 97 deals up to id 9 but its pages gave 96"
-    )
+    assert count_shortfall(89, 100, 89, 9, "deals") == (
+        "search counted 90 deals up to id 9 but its pages gave 89"
+    ), "at most 1%, or 10, of the count may fall while a pass runs"
+    assert count_shortfall(0, 5000, 0, 9, "deals") is not None, "an index gone empty"
     assert count_shortfall(99, 100, None, 9, "deals") is not None
+
+
+def test_a_page_counting_less_than_the_last_one_left_is_not_trusted() -> None:
+    assert total_shortfall(1000, 990, 5, 99, "deals") is None
+    assert total_shortfall(1000, 989, 5, 99, "deals") == (
+        "searching deals for ids in (5, 99] counted 989, where the page before left 1000"
+    )
+    assert total_shortfall(20, 10, 5, 99, "deals") is None, "drift: at least 10"
+    assert total_shortfall(3000, 0, 5, 99, "deals") is not None, "an index gone empty"
 
 
 def test_cuts_are_whole_pages_and_take_more_of_the_listing() -> None:

@@ -8,7 +8,9 @@ account, never from the tap.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +20,14 @@ from tests.helpers import (
     DAY_MS,
     LABELS_STREAM,
     TapRun,
+    association_records,
     config_for,
     iso_utc,
+    last_state,
     ms_of,
+    run_and_kill,
     seeded_account,
+    tap_command,
 )
 
 pytestmark = pytest.mark.e2e
@@ -115,6 +121,39 @@ def test_a_pass_to_be_activated_reads_records_the_index_misses_anywhere(
     assert activated(run) == [STREAM]
     found = warnings(run)
     assert len(found) == 1 and "search did not give 300 contacts the listing found" in found[0]
+
+
+def test_a_resumed_pass_to_be_activated_is_checked_against_a_listing(
+    start_emulator, tmp_path: Path
+) -> None:
+    """Killed mid-pass, resumed while search's index is empty: the saved ranges are
+    searched and found empty, but the listing shows their ids, which are read."""
+    account, ids = contacts()
+    emulator = start_emulator(account)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(every_id_config(emulator, batch_size=100, max_concurrency=1)))
+    states = 0
+
+    def third_state(message: dict[str, Any]) -> bool:
+        nonlocal states
+        states += message["type"] == "STATE"
+        return states == 3
+
+    first, killed = run_and_kill(tap_command(config), third_state)
+    assert killed
+    state = last_state(first)
+    assert state["bookmarks"][STREAM]["progress"]["source"]["ranges"]
+    emulator.wait_idle()
+    emulator.search_index = SearchIndex(empty=True)
+    saved = tmp_path / "state.json"
+    saved.write_text(json.dumps(state))
+    second, killed = run_and_kill(tap_command(config, saved), lambda m: False)
+    assert not killed
+    assert set(association_records(first)) | set(association_records(second)) == (
+        account.truth(*PAIR, ids)
+    )
+    activations = [m for m in second if m["type"] == "ACTIVATE_VERSION" and m["stream"] == STREAM]
+    assert len(activations) == 1
 
 
 def test_records_listed_but_not_yet_searchable_are_read(start_emulator, run_tap) -> None:

@@ -158,13 +158,15 @@ class FakeHubSpot:
         return answer
 
 
-def ranged(fake: FakeHubSpot, *, chains: int = 4) -> RangedIds:
+def ranged(fake: FakeHubSpot, **options: Any) -> RangedIds:
+    """Every contact (or, with `window`, those modified in it) from `fake`; `verify`:
+    a full pass to be activated, checked against a listing to its last page."""
     return RangedIds(
         setting="associations[0]",
         object_type="contacts",
         client=cast(HubSpotClient, fake),
         api_version="2026-03",
-        search_chains=chains,
+        **options,
     )
 
 
@@ -197,7 +199,7 @@ def test_no_chain_is_cut_twice_at_once(seed: int) -> None:
     """Searches for a cut of the same range at once find the same cut: all but one
     would be wasted, at 5 searches a second."""
     fake = FakeHubSpot(uneven_ids(seed), seed=seed)
-    list(ranged(fake, chains=4).read_from(0, {}))
+    list(ranged(fake, search_chains=4).read_from(0, {}))
     cuts = [
         (json.dumps(s["filterGroups"], sort_keys=True), s.get("after"))
         for s in fake.searches
@@ -401,13 +403,7 @@ def test_an_incremental_pass_stops_when_search_cannot_be_trusted(kind: str, reas
     ids = uneven_ids(4)
     if kind == "empty index":
         reason = "search found no contacts, listing did"
-    source = RangedIds(
-        setting="associations[0]",
-        object_type="contacts",
-        client=cast(HubSpotClient, Untrustworthy(ids, kind)),
-        api_version="2026-03",
-        window=(1_000, 2_000),
-    )
+    source = ranged(Untrustworthy(ids, kind), window=(1_000, 2_000))
     with pytest.raises(HubSpotError, match=r"^associations\[0\]: searching contacts for") as err:
         list(source.read_from(0, {}))
     assert reason in str(err.value)
@@ -473,19 +469,10 @@ def test_a_resumed_pass_to_be_activated_reads_what_search_misses_in_its_ranges()
     ids = list(range(10**11, 10**11 + 3000))
     hidden = frozenset(ids[1000:1100])
     saved = {"ranges": [[str(ids[899]), str(ids[1999])]]}
-    read = list(verifying(Untrustworthy(ids, "partial", hidden=hidden)).read_from(0, saved))
-    assert sorted(read) == [str(i) for i in ids[900:2000]], "its ranges, each id once"
-
-
-def verifying(fake: FakeHubSpot) -> RangedIds:
-    """A full pass to be activated: checked against a listing to its last page."""
-    return RangedIds(
-        setting="associations[0]",
-        object_type="contacts",
-        client=cast(HubSpotClient, fake),
-        api_version="2026-03",
-        verify=True,
+    read = list(
+        ranged(Untrustworthy(ids, "partial", hidden=hidden), verify=True).read_from(0, saved)
     )
+    assert sorted(read) == [str(i) for i in ids[900:2000]], "its ranges, each id once"
 
 
 def test_a_pass_to_be_activated_reads_what_search_misses_above_the_listings_range(
@@ -497,7 +484,7 @@ def test_a_pass_to_be_activated_reads_what_search_misses_above_the_listings_rang
     hidden = frozenset(ids[-300::3])
     fake = Untrustworthy(ids, "partial at the top", hidden=hidden)
     with caplog.at_level(logging.WARNING):
-        read = list(verifying(fake).read_from(0, {}))
+        read = list(ranged(fake, verify=True).read_from(0, {}))
     assert sorted(read) == sorted(map(str, ids)) and len(read) == len(set(read))
     assert [r.getMessage() for r in caplog.records] == [
         "associations[0]: search did not give 100 contacts the listing found; they are "
@@ -508,7 +495,7 @@ def test_a_pass_to_be_activated_reads_what_search_misses_above_the_listings_rang
 def test_a_pass_to_be_activated_with_a_healthy_search_reads_each_id_once() -> None:
     ids = uneven_ids(6)
     fake = FakeHubSpot(ids)
-    read = list(verifying(fake).read_from(0, {}))
+    read = list(ranged(fake, verify=True).read_from(0, {}))
     assert sorted(read) == sorted(map(str, ids)) and len(read) == len(set(read))
     assert fake.listed >= len(ids) // 100, "listed to the last page"
 
@@ -563,13 +550,7 @@ def test_an_incremental_window_searches_every_range_by_modification_time() -> No
     emulator's part, in the end-to-end tests.)"""
     ids = uneven_ids(3)
     fake = FakeHubSpot(ids)
-    source = RangedIds(
-        setting="associations[0]",
-        object_type="contacts",
-        client=cast(HubSpotClient, fake),
-        api_version="2026-03",
-        window=(1_000, 2_000),
-    )
+    source = ranged(fake, window=(1_000, 2_000))
     assert sorted(source.read_from(0, {}), key=int) == [str(i) for i in ids]
     assert fake.listed == 0, "listing cannot filter by time"
     window = [

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, cast
+from typing import Any
 
-from tap_hubspot_associations.chains import RangedIds
-from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.ranges import END
 from tap_hubspot_associations.spool import BLOCK_IDS, IdSpool, SpooledIds
-from tests.test_chains import FakeHubSpot, Untrustworthy, uneven_ids
+from tests.test_chains import FakeHubSpot, Untrustworthy, ranged, uneven_ids
 
 
 def filled(spool: IdSpool, chains: dict[int, list[int]], seed: int = 0) -> IdSpool:
@@ -67,20 +65,10 @@ def test_a_spooled_pass_reads_only_the_saved_ranges_of_an_interrupted_one() -> N
         assert source.resume_at(40 + 101) == {"ranges": [["899", str(END)]]}
 
 
-def ranged(fake: FakeHubSpot, spool: IdSpool) -> RangedIds:
-    return RangedIds(
-        setting="associations[0]",
-        object_type="contacts",
-        client=cast(HubSpotClient, fake),
-        api_version="2026-03",
-        spool=spool,
-    )
-
-
 def test_an_enumeration_fills_the_spool_with_every_id_once() -> None:
     ids = uneven_ids(2)
     with IdSpool() as spool:
-        read = list(ranged(FakeHubSpot(ids), spool).read_from(0, {}))
+        read = list(ranged(FakeHubSpot(ids), spool=spool).read_from(0, {}))
         assert spool.complete
         assert list(spool) == sorted(ids) == sorted(map(int, read))
 
@@ -88,14 +76,14 @@ def test_an_enumeration_fills_the_spool_with_every_id_once() -> None:
 def test_an_enumeration_that_is_not_the_whole_type_is_not_shared() -> None:
     ids = uneven_ids(3)
     with IdSpool() as distrusted:
-        list(ranged(Untrustworthy(ids, "ignored sort"), distrusted).read_from(0, {}))
+        list(ranged(Untrustworthy(ids, "ignored sort"), spool=distrusted).read_from(0, {}))
         assert not distrusted.complete, "the listing handed out ids search gave too"
     with IdSpool() as resumed:
         saved = {"ranges": [[str(ids[100]), str(END)]]}
-        list(ranged(FakeHubSpot(ids), resumed).read_from(0, saved))
+        list(ranged(FakeHubSpot(ids), spool=resumed).read_from(0, saved))
         assert not resumed.complete, "it holds the saved ranges only"
     with IdSpool() as stopped:
-        reading: Any = ranged(FakeHubSpot(ids), stopped).read_from(0, {})
+        reading: Any = ranged(FakeHubSpot(ids), spool=stopped).read_from(0, {})
         next(reading)
         reading.close()
         assert not stopped.complete

@@ -20,6 +20,8 @@ from tap_hubspot_associations.ids import record_id
 
 LIST_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200
+LIST_SAMPLE = 500
+"""Ids the listing keeps of its range when cut: its sample of the type."""
 MAX_SPLIT = 5000
 """Ids a split gives a new chain at most (search reaches the 10,000th result only)."""
 BOUND = re.compile(r"-?[0-9]{1,20}")
@@ -93,14 +95,14 @@ class Chain:
 
 def cut_size(remaining: int, *, listing: bool) -> int:
     """How many of a chain's `remaining` ids a new search chain takes from its top: half
-    of a search chain's, three quarters of the listing's (a list page holds half a
-    search page's ids, and costs a request all the same), in whole search pages, at
-    most `MAX_SPLIT`; 0 when a cut would not leave two pages (a cut costs a search of
-    its own)."""
+    of a search chain's; all but `LIST_SAMPLE` of the listing's (a list page holds half
+    a search page's ids and costs a request all the same: the listing is there to check
+    search on a sample, `listing_shortfall`); in whole search pages, at most
+    `MAX_SPLIT`; 0 when a cut would not leave two pages (a cut costs a search)."""
     if remaining <= 2 * SEARCH_PAGE_SIZE:
         return 0
-    share = min(remaining * 3 // 4 if listing else remaining // 2, MAX_SPLIT)
-    return share - share % SEARCH_PAGE_SIZE
+    share = min(remaining - LIST_SAMPLE if listing else remaining // 2, MAX_SPLIT)
+    return max(share - share % SEARCH_PAGE_SIZE, 0)
 
 
 def listing_shortfall(listed: int, held: int | None, high: int, object_type: str) -> str | None:

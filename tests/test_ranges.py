@@ -173,5 +173,7 @@ def test_cuts_are_whole_pages_and_take_more_of_the_listing() -> None:
     assert cut_size(400, listing=False) == 0, "not more than two pages"
     assert cut_size(401, listing=False) == 200
     assert cut_size(1000, listing=False) == 400
-    assert cut_size(1000, listing=True) == 600
+    assert cut_size(1000, listing=True) == 400, "the listing keeps its sample, 500"
+    assert cut_size(600, listing=True) == 0, "not a whole page to give"
+    assert cut_size(3000, listing=True) == 2400
     assert cut_size(100_000, listing=False) == 5000, "at most MAX_SPLIT"

@@ -390,10 +390,15 @@ def send_once(
             )
         except requests.Timeout:
             raise Transient("timed out") from None
+        except requests.exceptions.SSLError as exc:
+            raise HubSpotError(
+                f"TLS with {_where(url)} failed ({_tls_reason(exc)}): check that api_url's "
+                "scheme is the server's (https for HubSpot) and that its certificate is valid"
+            ) from None
         except requests.RequestException as exc:
             if time.monotonic() >= _deadline.at:
                 raise Transient("timed out") from None
-            raise Transient(f"connection failed ({type(exc).__name__})") from None
+            raise Transient(connection_failure(exc, url)) from None
         finally:
             _deadline.at = None
         status = response.status_code
@@ -454,6 +459,31 @@ def _read_body(
         if clock() > deadline:
             raise Transient("timed out") from None
         raise Transient(f"reading the body failed ({type(exc).__name__})") from None
+
+
+def _where(url: str) -> str:
+    """The host and port a URL connects to."""
+    split = urlsplit(url)
+    port = split.port or (443 if split.scheme == "https" else 80)
+    return f"{split.hostname}:{port}"
+
+
+def connection_failure(exc: requests.RequestException, url: str) -> str:
+    """What went wrong connecting to `url`'s host, in words: refused, or its name not
+    found (DNS), or another failure by its kind."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return f"{urlsplit(url).hostname} could not be resolved (DNS)"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(
+        reason.__context__, ConnectionRefusedError
+    ):
+        return f"connection to {_where(url)} refused"
+    return f"connection to {_where(url)} failed ({type(reason or exc).__name__})"
+
+
+def _tls_reason(exc: requests.exceptions.SSLError) -> str:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return _one_line(str(reason or exc))[:160]
 
 
 def _one_line(text: str) -> str:
@@ -657,7 +687,8 @@ class HubSpotClient:
         if outcome in (Outcome.EXPIRED_TOKEN, Outcome.UNAUTHORIZED):
             after = f" (after {renewals} token renewals)" if renewals else ""
             raise HubSpotError(
-                f"HubSpot rejected the credentials (401){after}: {describe(reply, body)}"
+                f"HubSpot rejected the credentials (401){after}: {describe(reply, body)}",
+                status=401,
             )
         if outcome is Outcome.FORBIDDEN:
             scopes = required_scopes(body)

@@ -34,6 +34,7 @@ PAIR_SCHEMA = th.ObjectType(
         description="Record ids of the `from` type",
     ),
     th.Property("ids_file", th.StringType, description="File with one `from` record id a line"),
+    additional_properties=False,
 )
 
 CONFIG_SCHEMA = th.PropertiesList(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from functools import cached_property
 from typing import ClassVar
 
@@ -18,7 +19,7 @@ from tap_hubspot_associations.client import HubSpotClient, RequestMetrics, hubsp
 from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import HubSpotError, IncompleteSyncError, MalformedAnswer
 from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, ObjectTypes
-from tap_hubspot_associations.paths import TOKEN_PATH
+from tap_hubspot_associations.paths import TOKEN_PATH, schemas_path
 from tap_hubspot_associations.progress import coverage_table
 from tap_hubspot_associations.rate_budget import SEARCH_PER_SECOND, RateBudget
 from tap_hubspot_associations.run_context import RunContext
@@ -210,6 +211,25 @@ class TapHubSpotAssociations(EndOfRunTap):
                 self.logger.warning(
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
                 )
+        self._check_credentials(streams)
+
+    def _check_credentials(self, streams: list[AssociationsStream]) -> None:
+        """One cheap request before anything is written, so that a wrong credential or
+        an api_url that does not answer ends the run with one ERROR line whatever the
+        run would read: the selected pairs' label definitions, read now rather than
+        later (any other refusal of them is the labels stream's to report), or with
+        none selected, the custom object schemas (a 403 for a missing scope proves the
+        credential good)."""
+        self.client.auth.token(threading.Event())  # an OAuth refresh refused ends here
+        try:
+            if streams:
+                pair = streams[0].pair
+                self.run_context.label_definitions(pair.from_type, pair.to_type)
+            else:
+                self.client.get(schemas_path(self.settings.api_version), list_key="results")
+        except HubSpotError as exc:
+            if exc.status in (None, 401) or (not streams and exc.status != 403):
+                raise  # no answer at all, or one refusing the credentials
 
     @override
     def release(self) -> None:

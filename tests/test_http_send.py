@@ -7,10 +7,12 @@ sleeps.
 
 from __future__ import annotations
 
-from typing import Any
+import socket
+from typing import Any, cast
 
 import pytest
 import requests
+import urllib3
 
 from tap_hubspot_associations.client import MAX_BODY_BYTES, json_object, send_once
 from tap_hubspot_associations.errors import HubSpotError, Transient
@@ -80,8 +82,10 @@ def test_an_endless_body_stops_at_the_size_cap() -> None:
 
 
 def test_connection_failures_and_timeouts_are_transient() -> None:
-    failing = Transport(Canned(error=requests.ConnectionError("refused")))
-    with pytest.raises(Transient, match=r"connection failed \(ConnectionError\)"):
+    failing = Transport(Canned(error=requests.ConnectionError("reset")))
+    with pytest.raises(
+        Transient, match=r"^connection to api\.test:443 failed \(ConnectionError\)$"
+    ):
         send(failing)
     slow = Transport(Canned(error=requests.ReadTimeout("slow")))
     with pytest.raises(Transient, match="timed out"):
@@ -112,3 +116,26 @@ def test_bodies_that_are_not_a_json_object_are_none_never_an_exception(content: 
 
 def test_a_json_object_is_decoded() -> None:
     assert json_object(RESULTS) == {"results": []}
+
+
+def failure(reason: Exception) -> urllib3.exceptions.MaxRetryError:
+    """urllib3's error with `reason` inside, as requests wraps it."""
+    return urllib3.exceptions.MaxRetryError(cast(Any, None), "/", reason)
+
+
+def test_a_refused_connection_and_an_unknown_host_are_named() -> None:
+    refused = urllib3.exceptions.NewConnectionError(cast(Any, None), "Connection refused")
+    refused.__context__ = ConnectionRefusedError(111, "Connection refused")
+    with pytest.raises(Transient, match=r"^connection to api\.test:443 refused$"):
+        send(Transport(Canned(error=requests.ConnectionError(failure(refused)))))
+    unknown = urllib3.exceptions.NameResolutionError("api.test", cast(Any, None), socket.gaierror())
+    with pytest.raises(Transient, match=r"^api\.test could not be resolved \(DNS\)$"):
+        send(Transport(Canned(error=requests.ConnectionError(failure(unknown)))))
+
+
+def test_a_tls_failure_is_named_and_final() -> None:
+    reason = urllib3.exceptions.SSLError("wrong version number")
+    broken = requests.exceptions.SSLError(failure(reason))
+    expected = r"^TLS with api\.test:443 failed \(wrong version number\)"
+    with pytest.raises(HubSpotError, match=expected):
+        send(Transport(Canned(error=broken)))

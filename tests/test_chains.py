@@ -369,7 +369,9 @@ class Untrustworthy(FakeHubSpot):
 UNTRUSTED = [
     ("empty index", "search found no contacts, listing did"),
     ("ignored sort", "sorted descending, answered ids out of that order"),
-    ("repeated page", "answered ids out of that order or outside"),
+    # The answer repeated lands on whichever search came next, as threads ran: it fails
+    # that search's order, range, limit or count.
+    ("repeated page", "answered ids out of that order or outside|for a limit of|page before"),
     ("beyond its limit", "results for a limit of"),
     ("short of its total", "where the page before left"),
     ("count without ids", "searching contacts counted"),
@@ -394,7 +396,7 @@ def test_a_full_pass_lists_every_id_when_search_cannot_be_trusted(
     assert warnings[0].startswith(
         "associations[0]: reading contacts by listing alone, without search: "
     )
-    assert reason in warnings[0]
+    assert any(why in warnings[0] for why in reason.split("|")), warnings[0]
     assert fake.listed >= len(ids) // 100, "the listing went on to the end"
 
 
@@ -406,7 +408,7 @@ def test_an_incremental_pass_stops_when_search_cannot_be_trusted(kind: str, reas
     source = ranged(Untrustworthy(ids, kind), window=(1_000, 2_000))
     with pytest.raises(HubSpotError, match=r"^associations\[0\]: searching contacts for") as err:
         list(source.read_from(0, {}))
-    assert reason in str(err.value)
+    assert any(why in str(err.value) for why in reason.split("|")), err.value
 
 
 class ShortAndEmptyPage(Untrustworthy):

@@ -65,14 +65,17 @@ def activated(run: TapRun) -> list[str]:
     ]
 
 
-def assert_exact_by_listing_alone(run: TapRun, account: Account, ids: list[int], why: str):
+def assert_exact_by_listing_alone(
+    run: TapRun, account: Account, ids: list[int], *whys: str
+) -> None:
+    """Every association read, the pass activated, and one WARNING with one of `whys`."""
     assert run.returncode == 0, run.stderr
     assert run.record_set() == account.truth(*PAIR, ids)
     assert activated(run) == [STREAM]
     found = warnings(run)
     assert len(found) == 1, found
     assert "associations[0]: reading contacts by listing alone, without search: " in found[0]
-    assert why in found[0]
+    assert any(why in found[0] for why in whys), found[0]
 
 
 @pytest.mark.parametrize(
@@ -80,7 +83,16 @@ def assert_exact_by_listing_alone(run: TapRun, account: Account, ids: list[int],
     [
         (SearchIndex(empty=True), "search found no contacts, listing did"),
         (SearchIndex(ignores_sort=True), "sorted descending, answered ids out of that order"),
-        (SearchIndex(repeats_every=4), "answered ids out of that order or outside"),
+        # The answer repeated lands on whichever search came next: it fails its order,
+        # its range, its limit or its count, as that search's threads made it.
+        (
+            SearchIndex(repeats_every=4),
+            (
+                "answered ids out of that order or outside",
+                "results for a limit of",
+                "where the page before left",
+            ),
+        ),
         (SearchIndex(refused_status=400), "HubSpot refused the search (400)"),
         (SearchIndex(refused_status=403), "HubSpot refused the search (403)"),
         (SearchIndex(refused_status=404), "HubSpot refused the search (404)"),
@@ -88,12 +100,12 @@ def assert_exact_by_listing_alone(run: TapRun, account: Account, ids: list[int],
     ids=["empty", "ignored sort", "repeated page", "400", "403", "404"],
 )
 def test_a_search_that_cannot_be_trusted_leaves_the_type_to_listing(
-    start_emulator, run_tap, index: SearchIndex, why: str
+    start_emulator, run_tap, index: SearchIndex, why: str | tuple[str, ...]
 ) -> None:
     account, ids = contacts()
     emulator = start_emulator(account, search_index=index)
     run = run_tap(every_id_config(emulator), emulator=emulator)
-    assert_exact_by_listing_alone(run, account, ids, why)
+    assert_exact_by_listing_alone(run, account, ids, *([why] if isinstance(why, str) else why))
 
 
 def test_an_index_missing_records_the_listing_found_is_caught_by_its_count(
@@ -120,7 +132,13 @@ def test_a_pass_to_be_activated_reads_records_the_index_misses_anywhere(
     assert run.record_set() == account.truth(*PAIR, ids)
     assert activated(run) == [STREAM]
     found = warnings(run)
-    assert len(found) == 1 and "search did not give 300 contacts the listing found" in found[0]
+    assert len(found) == 1, found
+    # Found by the listing to the last page, or, if the listing's own sample reached
+    # them first (a fast machine), by its count: either way, every row is read.
+    assert (
+        "search did not give 300 contacts the listing found" in found[0]
+        or "reading contacts by listing alone" in found[0]
+    ), found[0]
 
 
 def test_a_resumed_pass_to_be_activated_is_checked_against_a_listing(

@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MELTANO := .venv-meltano/bin/meltano
+DAGSTER := .venv-dagster/bin/python
 
-.PHONY: test check lint demo demo-stop benchmark clean mutation
+.PHONY: test check lint demo demo-stop benchmark clean mutation dist
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +19,29 @@ $(MELTANO):
 	.venv-meltano/bin/python -m pip install --quiet --upgrade pip
 	.venv-meltano/bin/python -m pip install --quiet meltano==4.4.1
 
+# The tap is on no public package index: `make dist` builds the wheel (in a venv of its own,
+# so only Python is needed), and a copy of the plugin definition whose pip_url is that wheel,
+# for `meltano add --from-ref`.
+dist:
+	$(PYTHON) -m venv .venv-build
+	.venv-build/bin/python -m pip install --quiet --upgrade pip
+	rm -rf dist
+	.venv-build/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	sed "s|^pip_url: .*|pip_url: $(CURDIR)/dist/$$(cd dist && ls *.whl)|" \
+		tap-hubspot-associations.yml > dist/tap-hubspot-associations.yml
+
+# dagster-meltano, for the test that loads docs/orchestrators.md's Dagster code; installed
+# with the uv that comes with Meltano, with the Dagster it pins.
+$(DAGSTER): $(MELTANO)
+	.venv-meltano/bin/uv venv --quiet --python $(PYTHON) .venv-dagster
+	.venv-meltano/bin/uv pip install --quiet --python $(DAGSTER) dagster-meltano==1.5.5
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check tap_hubspot_associations hubspot_emulator tests benchmarks
 	$(BIN)/ruff format --check tap_hubspot_associations hubspot_emulator tests benchmarks
 	$(BIN)/mypy
 
-test: lint $(MELTANO)
+test: lint $(MELTANO) $(DAGSTER)
 	$(BIN)/pytest
 
 # The fast layer: lint and the unit tests, no subprocess, server, Meltano or PostgreSQL.
@@ -49,4 +67,4 @@ benchmark: $(BIN)/.installed
 
 clean:
 	if [ -x $(BIN)/python ]; then $(BIN)/python -m hubspot_emulator.demo --stop; fi
-	rm -rf $(VENV) .venv-meltano .meltano .pytest_cache .mypy_cache .ruff_cache output mutants
+	rm -rf $(VENV) .venv-meltano .venv-dagster .venv-build dist .meltano .pytest_cache .mypy_cache .ruff_cache output mutants

@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from singer_sdk.exceptions import ConfigurationError, MappingError
+
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.errors import ConfigError, OutputClosed, TapError
 from tap_hubspot_associations.redaction import SECRETS, redact_stderr
@@ -62,6 +64,12 @@ def main() -> None:
         sys.stdout.flush()
     except TapError as exc:
         logger.error("%s", exc)
+        code = 1
+    except MappingError as exc:  # the SDK's word on `stream_maps` and its expressions
+        logger.error("stream_maps: %s", exc)
+        code = 1
+    except ConfigurationError as exc:  # the SDK's other settings (flattening and the like)
+        logger.error("settings: %s", exc)
         code = 1
     except BrokenPipeError:
         logger.error("%s", OutputClosed())

@@ -39,7 +39,12 @@ from tap_hubspot_associations.errors import (
     Renewed,
     Transient,
 )
-from tap_hubspot_associations.rate_budget import RateBudget, announced_wait, header_count
+from tap_hubspot_associations.rate_budget import (
+    RateBudget,
+    WaitNotices,
+    announced_wait,
+    header_count,
+)
 from tap_hubspot_associations.settings import DEFAULTS
 
 if TYPE_CHECKING:
@@ -522,6 +527,7 @@ class HubSpotClient:
         search_budget: RateBudget,
         max_wait: float = float(DEFAULTS["max_wait_seconds"]),
         request_metrics: RequestMetrics | None = None,
+        waits: WaitNotices | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api_url = api_url.rstrip("/")
@@ -537,6 +543,10 @@ class HubSpotClient:
         self.stats = RequestStats()
         self.hubspot_clock = HubSpotClock()
         self.metrics = request_metrics or RequestMetrics()
+        self.waits = waits or WaitNotices(
+            interval=float(DEFAULTS["progress_interval"]), logger=logger
+        )
+        """Retries' waits, said aloud while they last."""
         self._clock = clock
 
     def post(
@@ -607,7 +617,7 @@ class HubSpotClient:
                     self.stats.retried()
                 wait = exc.wait if exc.wait is not None else next(delays)
                 self.logger.warning("%s %s: %s; retrying in %.1f s", method, path, exc, wait)
-                if cancel.wait(wait):
+                if self.waits.wait(wait, f"{method} {path} after {exc}", cancel):
                     raise Cancelled from None
 
     def _exchange(

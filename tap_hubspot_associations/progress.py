@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tap_hubspot_associations.batch_reader import Coverage
 from tap_hubspot_associations.client import RequestStats
@@ -22,6 +22,7 @@ class ProgressReporter:
         stats: RequestStats,
         interval: float,
         logger: logging.Logger,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream
         self._total = total_ids
@@ -29,32 +30,45 @@ class ProgressReporter:
         self._stats = stats
         self._interval = interval
         self._logger = logger
-        self._started = self._last = time.monotonic()
+        self._clock = clock
+        self._started = self._last = clock()
         self._requests_at_start = stats.requests
 
     def batch_done(self, position: int, coverage: Coverage) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last >= self._interval:
             self._last = now
             self._logger.info("Progress of %s: %s", self._stream, self.line(position, coverage))
 
     def line(self, position: int, coverage: Coverage) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-9)
+        """Where the pass is, as a sentence: ids done (of how many, when known), records
+        written, the pace, and 429s and retries once there are any."""
+        elapsed = max(self._clock() - self._started, 1e-9)
         rate = (self._stats.requests - self._requests_at_start) / elapsed
-        done = f"{position:,} ids"
-        eta = ""
         if self._total:
-            done = f"{position:,} of {self._total:,} ids ({100 * position // self._total}%)"
+            done = f"{position:,} of {self._total:,} ids read ({100 * position // self._total}%)"
+        else:
+            done = f"{coverage.ids_requested:,} ids read (HubSpot lists them as the pass goes)"
+        parts = [done, f"{coverage.records:,} records written", f"{rate:.1f} requests/s"]
+        troubles = [
+            f"{count} {what}"
+            for count, what in (
+                (self._stats.rate_limited, "answers 429"),
+                (self._stats.retries, "retries"),
+            )
+            if count
+        ]
+        if troubles:
+            parts.append(f"{' and '.join(troubles)} so far")
+        if self._total:
             speed = (position - self._start_position) / elapsed
             if speed > 0:
-                eta = f", ETA {_duration((self._total - position) / speed)}"
-        return (
-            f"{done}, {coverage.records:,} records, {rate:.1f} requests/s, "
-            f"{self._stats.rate_limited} 429s and {self._stats.retries} retries so far{eta}"
-        )
+                parts.append(f"about {duration((self._total - position) / speed)} left")
+        return ", ".join(parts)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """`1h02m`, `3m05s`: how long, as a person reads it."""
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

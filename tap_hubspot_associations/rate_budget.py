@@ -56,6 +56,7 @@ class RateBudget:
         max_wait: float = float(DEFAULTS["max_wait_seconds"]),
         clock: Callable[[], float] = time.monotonic,
         logger: logging.Logger | None = None,
+        notices: WaitNotices | None = None,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
@@ -73,6 +74,8 @@ class RateBudget:
         self._logger = logger or logging.getLogger(__name__)
         self.window = window
         self.max_wait = max_wait
+        self.notices = notices
+        """Where a long wait for a slot is said while it lasts (none: only past max_wait)."""
 
     @property
     def limit(self) -> int:
@@ -103,6 +106,13 @@ class RateBudget:
                     return now
                 if wait <= 0:
                     wait = self._done[0] + self.window - now if self._done else 0.05
+            if self.notices is not None and now - started >= self.notices.interval:
+                self.notices.say(
+                    f"waited {now - started:.0f} s so far for a free slot of the rate budget "
+                    f"({self.limit} requests per {self.window:.1f} s; other clients of the app "
+                    "may be using it)",
+                    f"rate budget {id(self)}",
+                )
             if not logged and now - started > self.max_wait:
                 logged = True
                 self._logger.warning(
@@ -198,6 +208,54 @@ class RateBudget:
     def _forget_before(self, horizon: float) -> None:
         del self._done[: bisect.bisect_right(self._done, horizon)]
         del self._sent[: bisect.bisect_right(self._sent, horizon - self.window)]
+
+
+class WaitNotices:
+    """Says why nothing moves while the tap waits long.
+
+    A wait is logged as it starts by whoever waits (a retry's WARNING names the answer
+    and the seconds); past that, every `interval` seconds while it lasts, one INFO line
+    says how long is left and what for, so that a run stuck behind a 429's two-minute
+    `Retry-After` does not look hung. Threads waiting for the same reason at once are
+    said once.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float,
+        logger: logging.Logger,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = max(interval, 1.0)
+        self._logger = logger
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._said: dict[str, float] = {}
+
+    def wait(self, seconds: float, reason: str, cancel: threading.Event) -> bool:
+        """Wait `seconds` unless `cancel` is set first (then True): in steps of at most
+        an interval, each followed by a line while a second or more is left."""
+        left = seconds
+        while left > 0:
+            step = min(left, self.interval)
+            if cancel.wait(step):
+                return True
+            left -= step
+            if left >= 1:
+                self.say(f"still waiting {left:.0f} s of {seconds:.0f} s: {reason}", reason)
+        return False
+
+    def say(self, line: str, reason: str) -> None:
+        """Log `line`, unless a line for the same `reason` was logged within the last
+        interval."""
+        now = self._clock()
+        with self._lock:
+            last = self._said.get(reason)
+            if last is not None and now - last < 0.9 * self.interval:
+                return
+            self._said[reason] = now
+        self._logger.info("%s", line)
 
 
 def header_number(headers: Mapping[str, str], name: str) -> float | None:

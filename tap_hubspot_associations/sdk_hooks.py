@@ -1,6 +1,6 @@
 """The singer-sdk internals the tap relies on, in one place.
 
-singer-sdk 0.54 has no public way to do four things the tap needs:
+singer-sdk 0.54 has no public way to do these things the tap needs:
 
 - write STATE right after a batch (the SDK writes it every 10,000 records):
   `Stream._write_state_message` with `state_manager.is_flushed` cleared;
@@ -16,7 +16,11 @@ singer-sdk 0.54 has no public way to do four things the tap needs:
   module's folder up), so that its secrets are redacted from the first line;
 - say what is wrong with the settings in one line: `Tap._validate_config`;
 - drop the SDK's "An unhandled error occurred while syncing" line: the tap's own ERROR
-  line says it all.
+  line says it all; and its "Skipping deselected stream" line for each stream not read
+  (dozens with every offered pair): the tap says in one line what it reads;
+- give stream maps the whole schema of a stream the catalog deselects, as singer-sdk
+  gives them the schema its selection masks, so that a map naming such a stream fails
+  every run (meltano/sdk issue #1942): `Tap.setup_mapper`.
 
 Every use goes through this module; `broken_hooks()` names any that an SDK upgrade
 changed, and a test fails with those names.
@@ -40,7 +44,9 @@ from singer_sdk import Stream, Tap, metrics
 from singer_sdk.configuration import _dict_config as dict_config
 from singer_sdk.contrib.msgspec import encoder as message_encoder
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.plugin_base import PluginBase
 
 from tap_hubspot_associations.errors import ConfigError, TapError
 from tap_hubspot_associations.writer import RecordBufferingWriter
@@ -60,10 +66,14 @@ _METHODS: dict[type, dict[str, tuple[str, ...]]] = {
         "sync_all": ("self",),
         "_handle_termination": ("self", "signum", "frame"),
         "_validate_config": ("self", "raise_errors"),
+        "setup_mapper": ("self",),
     },
+    PluginBase: {"setup_mapper": ("self",)},
 }
 UNHANDLED_ERROR_MESSAGE = "An unhandled error occurred while syncing '%s'"
 """What `Stream.sync` logs, inside its `except`, before re-raising any error."""
+SKIPPED_STREAM_MESSAGE = "Skipping deselected stream '%s'."
+"""What `Tap.sync_all` logs for each stream the catalog does not select."""
 
 
 def broken_hooks(stream: Stream) -> list[str]:
@@ -80,6 +90,12 @@ def broken_hooks(stream: Stream) -> list[str]:
             broken.append(f"Stream.{attribute}")
     if not hasattr(stream.state_manager, "is_flushed"):
         broken.append("Stream.state_manager.is_flushed")
+    for owner, method, message in (
+        (Stream, Stream.sync, UNHANDLED_ERROR_MESSAGE),
+        (Tap, Tap.sync_all, SKIPPED_STREAM_MESSAGE),
+    ):
+        if message not in inspect.getsource(method):
+            broken.append(f"{owner.__name__}.{method.__name__} logging {message!r}")
     return broken
 
 
@@ -136,7 +152,7 @@ class HookedStream(Stream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.logger.addFilter(_UnhandledErrorLineFilter())
+        self.logger.addFilter(_DropLines(UNHANDLED_ERROR_MESSAGE))
         self._record_counter: metrics.Counter | None = None
 
     @override
@@ -187,6 +203,28 @@ class EndOfRunTap(Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._syncing = False
+        self.logger.addFilter(_DropLines(SKIPPED_STREAM_MESSAGE))
+
+    @override
+    def setup_mapper(self) -> None:
+        """Register every catalog stream with the stream maps, a deselected one with its
+        whole schema.
+
+        singer-sdk registers each with the schema its selection masks, which for a
+        deselected stream has no property left, so a map naming it fails the run
+        before anything is read ("Invalid key properties ... not detected in schema",
+        meltano/sdk issue #1942, unfixed in 0.54). Meltano writes such an entry for
+        every stream not (yet) selected. A deselected stream emits nothing, so its map
+        is only checked, against the schema it would have.
+        """
+        PluginBase.setup_mapper(self)
+        for entry in self.catalog.streams:
+            name = entry.stream or entry.tap_stream_id
+            schema = entry.schema.to_dict()
+            mask = entry.metadata.resolve_selection()
+            if mask[()]:
+                schema = get_selected_schema(name, schema, mask)
+            self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
 
     def before_sync(self) -> None:
         """Checks that must pass before anything is emitted."""
@@ -249,9 +287,12 @@ class EndOfRunTap(Tap):
         os._exit(128 + signum)
 
 
-class _UnhandledErrorLineFilter(logging.Filter):
-    """Drops the SDK's "unhandled error" line: the tap's command line logs every error
-    that ends a run itself, as one line."""
+class _DropLines(logging.Filter):
+    """Drops the SDK's log lines made from `message`, which the tap says better itself."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self._message = message
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.msg != UNHANDLED_ERROR_MESSAGE
+        return record.msg != self._message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import threading
 from functools import cached_property
@@ -21,7 +23,7 @@ from tap_hubspot_associations.errors import HubSpotError, IncompleteSyncError, M
 from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, ObjectTypes
 from tap_hubspot_associations.paths import TOKEN_PATH, schemas_path
 from tap_hubspot_associations.progress import coverage_table
-from tap_hubspot_associations.rate_budget import SEARCH_PER_SECOND, RateBudget
+from tap_hubspot_associations.rate_budget import SEARCH_PER_SECOND, RateBudget, WaitNotices
 from tap_hubspot_associations.run_context import RunContext
 from tap_hubspot_associations.sdk_hooks import EndOfRunTap
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, AssociationPair, Settings
@@ -32,6 +34,19 @@ if sys.version_info >= (3, 12):
     from typing import override
 else:
     from typing_extensions import override
+
+COMMON_PAIR_STREAM = "contacts_to_companies"
+"""The offered pair a hint names when the user has chosen none."""
+PLUGIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def meltano_plugin_name() -> str | None:
+    """The extractor's name in the Meltano project running the tap (Meltano tells its
+    plugins `MELTANO_EXTRACTOR_NAME`; an inherited plugin has a name of its own), so
+    that a hint names the `meltano select` command that works; None outside Meltano or
+    for a name no plugin could have."""
+    name = os.environ.get("MELTANO_EXTRACTOR_NAME", "")
+    return name if PLUGIN_NAME.fullmatch(name) else None
 
 
 class TapHubSpotAssociations(EndOfRunTap):
@@ -65,6 +80,7 @@ class TapHubSpotAssociations(EndOfRunTap):
             user_agent=f"{self.name}/{self.plugin_version}",
         )
         metrics = RequestMetrics(logger=self.metrics_logger)
+        waits = WaitNotices(interval=settings.progress_interval, logger=self.logger)
         auth: Auth
         if settings.access_token is not None:
             auth = StaticToken(settings.access_token)
@@ -94,15 +110,18 @@ class TapHubSpotAssociations(EndOfRunTap):
                 max_requests=settings.max_requests_per_10s,
                 max_wait=settings.max_wait_seconds,
                 logger=self.logger,
+                notices=waits,
             ),
             search_budget=RateBudget(
                 max_requests=SEARCH_PER_SECOND,
                 window=1.0,
                 max_wait=settings.max_wait_seconds,
                 logger=self.logger,
+                notices=waits,
             ),
             max_wait=settings.max_wait_seconds,
             request_metrics=metrics,
+            waits=waits,
         )
 
     @cached_property
@@ -161,27 +180,53 @@ class TapHubSpotAssociations(EndOfRunTap):
             self.logger.warning("Custom object pairs are not offered: %s", exc)
         return [AssociationPair(f"offered pair {f} -> {t}", f, t, None) for f, t in offered]
 
-    def _refuse_blanket_selection(self) -> None:
+    def _refuse_blanket_selection(self) -> bool:
         """Offered pairs each list every record of their type. Meltano selects `*.*`
         unless told otherwise, so a catalog selecting every one of them was most likely
-        not chosen by anyone: read none of them, and say how to choose."""
+        not chosen by anyone: read none of them (True when so)."""
         if self.settings.pairs:
-            return
+            return False
         offered = [s for s in self.streams.values() if isinstance(s, AssociationsStream)]
         if len(offered) < 2 or not all(s.selected for s in offered):
-            return
+            return False
         for stream in offered:
             stream.selected = False
-        self.logger.warning(
-            "Every one of the %d offered pairs is selected, as Meltano's default `*.*` "
-            "selects them; each would list every record of its type, so none is read. "
-            "Select the pairs you want, e.g. `meltano select %s contacts_to_companies '*'` "
-            "and `meltano select %s %s '*'`, or configure `associations`",
-            len(offered),
-            self.name,
-            self.name,
-            AssociationLabelsStream.name,
-        )
+        return True
+
+    def _say_no_pair_is_read(self, *, blanket: bool) -> None:
+        """A run that reads no pair says why, in one WARNING, and how to read one: the
+        configured pairs, or with none configured, a common offered one."""
+        pairs = [s.name for s in self.streams.values() if isinstance(s, AssociationsStream)]
+        if self.settings.pairs:
+            why = f"the catalog selects none of the configured pairs ({', '.join(pairs)})"
+            wanted = pairs
+        elif blanket:
+            why = (
+                f"every one of the {len(pairs)} offered pairs is selected, as Meltano's "
+                "default `*.*` selects them, and each would list every record of its type"
+            )
+            wanted = [COMMON_PAIR_STREAM]
+        else:
+            why = (
+                "no `associations` are configured, and no pair offered instead "
+                "(each listing every record of its type) is selected"
+            )
+            wanted = [COMMON_PAIR_STREAM]
+        labels = self.streams.get(AssociationLabelsStream.name)
+        if labels is not None and not labels.selected:
+            wanted.append(labels.name)
+        plugin = meltano_plugin_name()
+        if plugin is not None:
+            how = " and ".join(f"`meltano select {plugin} {name} '*'`" for name in wanted)
+        else:
+            how = f"select {', '.join(wanted)} in a catalog (`--catalog`)"
+            if self.settings.pairs:
+                how += ", or run without one"
+        if not self.settings.pairs:
+            how = (
+                f'configure `associations` ([{{"from": "contacts", "to": "companies"}}]), or {how}'
+            )
+        self.logger.warning("No pair is read: %s. To read one: %s", why, how)
 
     @property
     def _selected_pair_streams(self) -> list[AssociationsStream]:
@@ -192,8 +237,10 @@ class TapHubSpotAssociations(EndOfRunTap):
     @override
     def before_sync(self) -> None:
         """Check every object type and id list before anything is emitted."""
-        self._refuse_blanket_selection()
+        blanket = self._refuse_blanket_selection()
         streams = self._selected_pair_streams
+        if not streams:
+            self._say_no_pair_is_read(blanket=blanket)
         types = ObjectTypes(self.client, self.settings.api_version)
         for stream in streams:
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):

@@ -4,12 +4,21 @@ anything is written to stdout."""
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
 import pytest
 
-from tests.helpers import TapRun, config_for, seeded_account
+from hubspot_emulator import Faults
+from tests.helpers import (
+    LABELS_STREAM,
+    TapRun,
+    batch_reads,
+    config_for,
+    seeded_account,
+    truth_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +100,113 @@ def test_tls_to_a_plain_http_server_is_named_and_not_retried(start_emulator, run
     run = run_tap(config, emulator=emulator)
     assert_one_error_before_any_output(run, "TLS", emulator.url.removeprefix("http://"))
     assert "retrying" not in run.stderr, "a TLS failure is no passing fault"
+
+
+# -- runs that read no pair say so once ---------------------------------------------------
+
+
+def no_pair_warnings(run: TapRun) -> list[str]:
+    return [line for line in run.stderr.splitlines() if "No pair is read" in line]
+
+
+def test_a_run_with_only_a_token_says_how_to_choose_a_pair(start_emulator, run_tap) -> None:
+    """No pair configured, no catalog: the offered pairs are not selected, and one WARNING
+    says so, instead of a line for each of the dozens of streams skipped."""
+    account, _ = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config: dict[str, Any] = config_for(emulator, {})
+    del config["associations"]
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    (warning,) = no_pair_warnings(run)
+    assert "no `associations` are configured" in warning
+    assert "contacts_to_companies" in warning and "configure `associations`" in warning
+    assert "Skipping deselected stream" not in run.stderr
+    assert batch_reads(emulator) == 0
+
+
+def test_a_catalog_that_selects_no_configured_pair_says_so(
+    start_emulator, run_tap, tmp_path
+) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    catalog = discovered_catalog(run_tap, config, emulator)
+    for entry in catalog["streams"]:
+        select(entry, entry["tap_stream_id"] == LABELS_STREAM)
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    assert run.returncode == 0, run.stderr
+    (warning,) = no_pair_warnings(run)
+    assert "the catalog selects none of the configured pairs (contacts_to_companies)" in warning
+    assert "select contacts_to_companies in a catalog (`--catalog`), or run without one" in warning
+    assert batch_reads(emulator) == 0
+
+
+def discovered_catalog(run_tap: Any, config: dict[str, Any], emulator: Any) -> dict[str, Any]:
+    run = run_tap(config, emulator=emulator, args=["--discover"])
+    assert run.returncode == 0, run.stderr
+    catalog: dict[str, Any] = json.loads(run.stdout)
+    return catalog
+
+
+def select(entry: dict[str, Any], selected: bool) -> None:
+    for metadata in entry["metadata"]:
+        if metadata["breadcrumb"] == []:
+            metadata["metadata"]["selected"] = selected
+
+
+# -- stream maps ------------------------------------------------------------------------
+
+
+def test_a_stream_map_of_a_deselected_stream_reads_the_selected_ones(
+    start_emulator, run_tap, tmp_path
+) -> None:
+    """meltano/sdk issue #1942: singer-sdk checked a map of a deselected stream against no
+    properties at all, and every run failed before reading anything."""
+    account, pairs = seeded_account({("contacts", "companies"): 4, ("deals", "contacts"): 3})
+    emulator = start_emulator(account)
+    config = {
+        **config_for(emulator, pairs),
+        "stream_maps": {"deals_to_contacts": {"label": "str(label).upper()"}},
+    }
+    catalog = discovered_catalog(run_tap, config, emulator)
+    for entry in catalog["streams"]:
+        select(entry, entry["tap_stream_id"] != "deals_to_contacts")
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    assert run.returncode == 0, run.stderr
+    expected = account.truth("contacts", "companies", pairs[("contacts", "companies")])
+    assert run.record_set("contacts_to_companies") == expected
+    assert not run.records("deals_to_contacts")
+
+
+def test_a_stream_map_singer_sdk_refuses_is_a_settings_error(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = {
+        **config_for(emulator, pairs),
+        "stream_maps": {"contacts_to_companies": {"__key_properties__": ["no_such_field"]}},
+    }
+    run = run_tap(config, emulator=emulator)
+    assert_one_error_before_any_output(run, "stream_maps: ")
+    assert "a bug" not in run.stderr
+
+
+# -- long waits -------------------------------------------------------------------------
+
+
+def test_a_long_retry_after_is_said_while_it_lasts(start_emulator, run_tap) -> None:
+    """HubSpot answers 429 with `Retry-After: 3`: with progress lines every second, the
+    wait says each second how long is left and why, so a stalled run does not look hung."""
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    faults = Faults(script=("rate_limited",), rate_limited_retry_after=3.0)
+    emulator = start_emulator(account, faults=faults)
+    run = run_tap(config_for(emulator, pairs, progress_interval=1), emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stderr.splitlines() if "still waiting" in line]
+    assert lines, run.stderr[-3000:]
+    assert "of 3 s: POST /crm/associations/" in lines[0] and "429" in lines[0], lines[0]
+    assert run.record_set() == truth_of(account, pairs)

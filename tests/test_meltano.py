@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,22 @@ def test_meltano_yml_declares_the_extractor_as_the_definition_does() -> None:
     assert {k: v for k, v in extractor.items() if k != "pip_url"} == {
         k: v for k, v in definition.items() if k not in HUB_ONLY
     }
+
+
+def test_the_definition_names_the_wheel_of_this_version_for_a_package_index() -> None:
+    """The tap is on no public index: the definition's pip_url is the distribution as a
+    user's own index would hold it, of this very version (never a URL or tag)."""
+    definition = yaml.safe_load(DEFINITION.read_text())
+    assert definition["pip_url"] == f"{TAP}=={version(TAP)}"
+    assert not {"docs", "repo"} & set(definition), "no address that does not exist"
+
+
+@pytest.mark.parametrize("loader", ["target-jsonl", "target-postgres"])
+def test_each_loader_definition_is_meltano_ymls_entry(loader: str) -> None:
+    definition = yaml.safe_load((ROOT / "meltano-plugins" / f"{loader}.yml").read_text())
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    (entry,) = [e for e in project["plugins"]["loaders"] if e["name"] == loader]
+    assert definition == entry
 
 
 # -- a fresh project with the plugin added from the definition ---------------------------
@@ -305,6 +322,55 @@ def test_meltano_select_adds_a_pair(project: Project, start_emulator) -> None:
     assert streams[LABELS_STREAM] == len(account.labels("contacts", "companies"))
 
 
+def test_configured_pairs_none_selected_say_so_once(project: Project, start_emulator) -> None:
+    """Select rules that leave out every configured pair: one WARNING names them and the
+    command that selects them, and no line per stream skipped."""
+    account, pairs = seeded_account({("contacts", "companies"): 5, ("deals", "contacts"): 5})
+    emulator = start_emulator(account)
+    associations = [{"from": f, "to": t} for f, t in pairs]
+    messages, log = invoke_tap(
+        project,
+        emulator,
+        TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS=json.dumps(associations),
+        TAP_HUBSPOT_ASSOCIATIONS__SELECT=json.dumps([f"{LABELS_STREAM}.*"]),
+    )
+    assert batch_reads(emulator) == 0
+    warnings = [line for line in log.splitlines() if "No pair is read" in line]
+    assert len(warnings) == 1, log[-3000:]
+    assert "configured pairs (contacts_to_companies, deals_to_contacts)" in warnings[0]
+    for name in ("contacts_to_companies", "deals_to_contacts"):
+        assert f"`meltano select {TAP} {name} '*'`" in warnings[0]
+    assert "Skipping deselected stream" not in log
+    assert not [m for m in messages if m["type"] == "RECORD" and m["stream"] != LABELS_STREAM]
+
+
+def test_a_stream_map_naming_a_deselected_pair_does_not_fail_the_run(
+    project: Project, start_emulator
+) -> None:
+    """Meltano writes every stream not selected into the catalog as deselected; a map of
+    such a stream failed every run at singer-sdk's mapper setup (meltano/sdk issue #1942)."""
+    account, pairs = seeded_account({("contacts", "companies"): 6, ("deals", "contacts"): 4})
+    emulator = start_emulator(account, page_size=4)
+    associations = [{"from": f, "to": t} for f, t in pairs]
+    maps = {
+        "deals_to_contacts": {"label": "str(label).upper()"},
+        "contacts_to_companies": {"label": "str(label).lower()", "note": "'mapped'"},
+    }
+    messages, _ = invoke_tap(
+        project,
+        emulator,
+        TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS=json.dumps(associations),
+        TAP_HUBSPOT_ASSOCIATIONS_STREAM_MAPS=json.dumps(maps),
+        TAP_HUBSPOT_ASSOCIATIONS__SELECT=json.dumps(["contacts_to_companies.*"]),
+    )
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert {m["stream"] for m in messages if m["type"] == "RECORD"} == {"contacts_to_companies"}
+    truth = account.truth("contacts", "companies", pairs[("contacts", "companies")])
+    assert len(records) == len(truth)
+    assert {r["note"] for r in records} == {"mapped"}
+    assert {r["label"] for r in records} == {str(t[6]).lower() for t in truth}
+
+
 # -- the README's commands -------------------------------------------------------------
 
 
@@ -319,9 +385,8 @@ def readme_meltano_commands() -> list[str]:
 
 PLACEHOLDERS = {
     "pat-na1-...": TOKEN,
-    "https://raw.githubusercontent.com/tap-hubspot-associations/tap-hubspot-associations/"
-    "v0.1.0/tap-hubspot-associations.yml": str(DEFINITION),
-    "./tap-hubspot-associations.yml": str(DEFINITION),
+    "../tap-hubspot-associations/dist/tap-hubspot-associations.yml": str(DEFINITION),
+    "../tap-hubspot-associations/meltano-plugins/": str(ROOT / "meltano-plugins") + "/",
 }
 IN_THE_FRESH_PROJECT = ("meltano config set tap-", "meltano select tap-")
 IN_THIS_REPOSITORY = ("meltano job list", "meltano schedule list")
@@ -389,18 +454,16 @@ def meltano_installed(tmp_path_factory: pytest.TempPathFactory) -> None:
 def pipeline_env(
     emulator: Emulator, pairs: dict, postgres: Postgres, tmp_path: Path, **settings: str
 ) -> dict[str, str]:
-    """Settings as Meltano takes them from the environment; state in a database of its own;
-    the pairs selected with Meltano's `_select` extra (meltano.yml selects none)."""
+    """Settings as Meltano takes them from the environment; state in a database of its own.
+    meltano.yml has no select rules: the configured pairs are what is read."""
     associations = [
         {"from": f, "to": t, "ids": [str(i) for i in ids]} for (f, t), ids in pairs.items()
     ]
-    select = [f"{f}_to_{t}.*" for f, t in pairs] + [f"{LABELS_STREAM}.*"]
     return {
         **meltano_env(tmp_path / "meltano.db"),
         "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": TOKEN,
         "TAP_HUBSPOT_ASSOCIATIONS_API_URL": emulator.url,
         "TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS": json.dumps(associations),
-        "TAP_HUBSPOT_ASSOCIATIONS__SELECT": json.dumps(select),
         "TAP_HUBSPOT_ASSOCIATIONS_BATCH_SIZE": "20",
         "TAP_HUBSPOT_ASSOCIATIONS_MAX_REQUESTS_PER_10S": "1000",
         "TARGET_POSTGRES_SQLALCHEMY_URL": postgres.sqlalchemy_url,
@@ -463,10 +526,14 @@ def test_a_run_with_only_a_token_reads_no_pair(
     account, _ = seeded_account(PAIRS)
     emulator = start_emulator(account, page_size=4)
     env = pipeline_env(emulator, {}, postgres, tmp_path)
-    del env["TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS"], env["TAP_HUBSPOT_ASSOCIATIONS__SELECT"]
-    run_pipeline(env)
+    del env["TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS"]
+    result = run_pipeline(env)
     assert batch_reads(emulator) == 0
     assert not [p for p in emulator.stats.requests if "/objects/" in p], emulator.stats.requests
+    warnings = [line for line in result.stderr.splitlines() if "No pair is read" in line]
+    assert len(warnings) == 1, result.stderr[-3000:]
+    assert f"`meltano select {TAP} contacts_to_companies '*'`" in warnings[0]
+    assert "Skipping deselected stream" not in result.stderr
 
 
 def test_a_deleted_association_disappears_after_the_next_full_pass(

@@ -11,6 +11,7 @@ from tap_hubspot_associations.errors import HubSpotError
 from tap_hubspot_associations.rate_budget import (
     WINDOW_HEADER,
     RateBudget,
+    WaitNotices,
     announced_wait,
     header_count,
 )
@@ -202,3 +203,90 @@ def test_no_slot_is_held_back_when_no_other_client_shares_the_window() -> None:
     window = {"X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Interval-Milliseconds": "1000"}
     budget = answered_budget(clock, **{**window, "X-HubSpot-RateLimit-Remaining": "9"})
     assert free_slots_now(budget) == 9
+
+
+# -- long waits said while they last -----------------------------------------------------
+
+
+class Sleeper(threading.Event):
+    """A cancel event that is never set: each wait moves the test's clock on instead."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.waits.append(timeout)
+        self.clock.now += timeout
+        return False
+
+
+def test_a_long_wait_says_every_interval_how_long_is_left_and_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=clock)
+    sleeper = Sleeper(clock)
+    with caplog.at_level(logging.INFO, logger="waits"):
+        assert notices.wait(35, "HubSpot answered 429, Retry-After 35", sleeper) is False
+    assert sleeper.waits == [10, 10, 10, 5]
+    assert caplog.messages == [
+        f"still waiting {left} s of 35 s: HubSpot answered 429, Retry-After 35"
+        for left in (25, 15, 5)
+    ]
+
+
+def test_threads_waiting_for_one_reason_are_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=clock)
+    with caplog.at_level(logging.INFO, logger="waits"):
+        for _ in range(8):
+            notices.say("still waiting 20 s of 30 s: 429", "429")
+        notices.say("still waiting 20 s of 30 s: another reason", "another reason")
+        clock.now += 10
+        notices.say("still waiting 10 s of 30 s: 429", "429")
+    assert caplog.messages == [
+        "still waiting 20 s of 30 s: 429",
+        "still waiting 20 s of 30 s: another reason",
+        "still waiting 10 s of 30 s: 429",
+    ]
+
+
+def test_a_short_wait_is_one_step_and_silent(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=clock)
+    sleeper = Sleeper(clock)
+    with caplog.at_level(logging.INFO, logger="waits"):
+        assert notices.wait(7, "503", sleeper) is False
+    assert sleeper.waits == [7] and caplog.messages == []
+
+
+def test_a_cancelled_wait_stops_at_once() -> None:
+    notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=Clock())
+    assert notices.wait(300, "429", GivingUp()) is True
+
+
+def test_a_long_wait_for_a_slot_is_said_while_it_lasts(caplog: pytest.LogCaptureFixture) -> None:
+    """Other clients of the app fill the window: the wait for a slot says so every
+    interval, long before `max_wait` is reached."""
+    clock = Clock()
+    notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=clock)
+    budget = RateBudget(max_requests=1, window=10.0, clock=clock, notices=notices)
+    sent = budget.acquire(RecordingEvent())
+    assert sent is not None
+    budget.release(sent, {"X-HubSpot-RateLimit-Max": "1"})
+
+    class StopAfter(Sleeper):
+        def wait(self, timeout: float | None = None) -> bool:
+            super().wait(min(timeout or 0.0, 2.0))
+            if self.clock.now >= 1000 + 25:
+                self.set()
+            return self.is_set()
+
+    with caplog.at_level(logging.INFO, logger="waits"):
+        budget._done = [clock.now + 1000]  # a request that never ages out of the window
+        assert budget.acquire(StopAfter(clock)) is None
+    assert len(caplog.messages) == 2, caplog.messages
+    assert caplog.messages[0].startswith("waited 10 s so far for a free slot of the rate budget")

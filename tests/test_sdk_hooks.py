@@ -32,3 +32,12 @@ def test_a_changed_hook_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Stream, "_write_state_message", changed)
     assert sdk_hooks.broken_hooks(a_stream()) == ["Stream._write_state_message(self)"]
+
+
+def test_a_log_line_the_tap_drops_that_the_sdk_no_longer_writes_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sdk_hooks, "SKIPPED_STREAM_MESSAGE", "Skipping '%s', which it never says")
+    assert sdk_hooks.broken_hooks(a_stream()) == [
+        "Tap.sync_all logging \"Skipping '%s', which it never says\""
+    ]

@@ -41,8 +41,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check tap_hubspot_associations hubspot_emulator tests benchmarks
 	$(BIN)/mypy
 
+# In two processes: most end-to-end tests wait on servers. A module's tests stay together.
 test: lint $(MELTANO) $(DAGSTER)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # The fast layer: lint and the unit tests, no subprocess, server, Meltano or PostgreSQL.
 check: lint

@@ -1,4 +1,5 @@
-"""Fixtures: an emulator per test, and the tap run as users run it with its output checked.
+"""Fixtures: an emulator per test, the tap run as users run it with its output checked,
+and the suite-wide secret scan.
 
 Everything else shared by the tests lives in `tests.helpers`.
 """
@@ -19,12 +20,26 @@ from tests.helpers import (
     FAST_RATE,
     ISSUED_TOKENS,
     RUN_TIMEOUT,
+    SECRETS,
     TOKEN,
     TapRun,
     assert_no_secrets,
     clean_env,
+    leaked,
     tap_command,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_output() -> Iterator[None]:
+    """The suite-wide secret scan, after the last test of the session (of each worker,
+    when the suite runs in several: each scans what it ran): nothing any tap, Meltano or
+    install command printed (`CAPTURED_OUTPUT`) holds a configured secret or a token
+    an emulator issued. Each run is checked as it ends too; this catches a secret that
+    only a later test learned of, such as a token issued afterwards."""
+    yield
+    leaks = leaked(CAPTURED_OUTPUT, (*SECRETS, *ISSUED_TOKENS))
+    assert not leaks, f"{len(leaks)} secrets appeared in the output of the suite's runs"
 
 
 @pytest.fixture

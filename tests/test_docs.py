@@ -51,3 +51,37 @@ def test_the_check_sees_a_broken_link_and_a_broken_anchor(tmp_path: Path) -> Non
         "[bad anchor](other.md#nowhere) [web](https://example.com/x.md) [gone too](no.md#a)\n"
     )
     assert broken_links(document) == ["missing.md", "other.md#nowhere", "no.md#a"]
+
+
+URL = re.compile(r"https?://([^/\s)`'\"<>:]+)")
+KNOWN_HOSTS = {
+    "api.hubapi.com",
+    "developers.hubspot.com",
+    "hub.meltano.com",
+    "docs.meltano.com",
+    "sdk.meltano.com",
+    "pypi.org",
+    "faker.readthedocs.io",
+    "127.0.0.1",
+    "packages.example.com",
+}
+"""Hosts the documents may name: HubSpot's, Meltano's and PyPI's, loopback, and
+`example.com`, reserved for placeholders (the text beside it says so). The tap is
+published nowhere, so no document names a repository, tag or index of its own."""
+
+
+def test_no_document_names_a_place_that_does_not_exist() -> None:
+    files = [
+        *DOCUMENTS,
+        ROOT / "pyproject.toml",
+        ROOT / "meltano.yml",
+        ROOT / "tap-hubspot-associations.yml",
+        *sorted((ROOT / "meltano-plugins").glob("*.yml")),
+    ]
+    unknown = {
+        f"{file.relative_to(ROOT)}: {host}"
+        for file in files
+        for host in URL.findall(file.read_text())
+        if host not in KNOWN_HOSTS
+    }
+    assert not unknown, sorted(unknown)

@@ -1,6 +1,6 @@
 """Authentication: the bearer token of each request, static or OAuth-refreshed.
 
-The OAuth refresh is a request like any other: sent through `client.send_once` (no
+The OAuth refresh is a request like any other: sent through `transport.send_once` (no
 redirects, capped body, one deadline), retried on transient failures with backoff, and
 fatal only when HubSpot answers that the refresh token or client is invalid. Every
 token HubSpot issues is a secret from the moment it arrives.
@@ -17,17 +17,14 @@ from typing import Any, Protocol
 
 import requests
 
-from tap_hubspot_associations.client import (
-    RequestMetrics,
-    describe,
-    json_object,
-    retry_delays,
-    send_once,
-)
 from tap_hubspot_associations.errors import Cancelled, HubSpotError, Transient
+from tap_hubspot_associations.metrics import RequestMetrics
+from tap_hubspot_associations.outcomes import describe
 from tap_hubspot_associations.rate_budget import announced_wait
 from tap_hubspot_associations.redaction import SECRETS
-from tap_hubspot_associations.settings import DEFAULTS, is_header_safe
+from tap_hubspot_associations.retry import retry_delays
+from tap_hubspot_associations.settings import is_header_safe
+from tap_hubspot_associations.transport import json_object, send_once
 
 MAX_TOKEN_LIFETIME = 86400.0
 """The longest lifetime believed of a token (HubSpot's last 30 minutes): past it the
@@ -71,8 +68,8 @@ class OAuthToken:
         refresh_token: str,
         session: requests.Session,
         timeout: float | tuple[float, float],
-        max_retries: int = int(DEFAULTS["max_retries"]),
-        max_wait: float = float(DEFAULTS["max_wait_seconds"]),
+        max_retries: int,
+        max_wait: float,
         logger: logging.Logger | None = None,
         request_metrics: RequestMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,

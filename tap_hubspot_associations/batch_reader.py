@@ -19,12 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import backoff
-
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, Cancelled, HubSpotError
 from tap_hubspot_associations.handover import HandOver
 from tap_hubspot_associations.ids import Ids, record_id
+from tap_hubspot_associations.retry import retry_delay
 from tap_hubspot_associations.state import Bookmark
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
@@ -187,7 +186,7 @@ class BatchReader:
     def _request(self, inputs: list[_Input]) -> dict[str, Any]:
         if all(item.attempts for item in inputs):
             attempt = max(item.attempts for item in inputs)
-            self._cancel.wait(backoff.full_jitter(min(0.5 * 2 ** (attempt - 1), 30.0)))
+            self._cancel.wait(retry_delay(attempt))
         try:
             return self._post(inputs)
         except BadRequest:

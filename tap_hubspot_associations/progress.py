@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from tap_hubspot_associations.batch_reader import Coverage
-from tap_hubspot_associations.client import RequestStats
+from tap_hubspot_associations.metrics import RequestStats
 
 
 class ProgressReporter:

@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from tap_hubspot_associations.errors import HubSpotError
-from tap_hubspot_associations.settings import DEFAULTS
 
 DEFAULT_WINDOW_SECONDS = 10.0
 SEARCH_PER_SECOND = 5
@@ -53,7 +52,7 @@ class RateBudget:
         *,
         max_requests: int,
         window: float = DEFAULT_WINDOW_SECONDS,
-        max_wait: float = float(DEFAULTS["max_wait_seconds"]),
+        max_wait: float,
         clock: Callable[[], float] = time.monotonic,
         logger: logging.Logger | None = None,
         notices: WaitNotices | None = None,

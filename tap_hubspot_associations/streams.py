@@ -39,11 +39,11 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
     from tap_hubspot_associations.client import HubSpotClient
     from tap_hubspot_associations.settings import AssociationPair, Settings
-    from tap_hubspot_associations.tap import TapHubSpotAssociations
 
 UNKNOWN_CATEGORY = "UNKNOWN"
 """The category of an association type that HubSpot sent without one and whose label
@@ -133,7 +133,7 @@ class AssociationsStream(VersionedStream):
 
     def __init__(
         self,
-        tap: TapHubSpotAssociations,
+        tap: Tap,
         *,
         pair: AssociationPair,
         settings: Settings,
@@ -365,7 +365,7 @@ class AssociationLabelsStream(VersionedStream):
 
     def __init__(
         self,
-        tap: TapHubSpotAssociations,
+        tap: Tap,
         *,
         pair_streams: list[AssociationsStream],
         settings: Settings,

@@ -17,9 +17,10 @@ from singer_sdk.helpers.capabilities import (
 )
 
 from tap_hubspot_associations.auth import Auth, OAuthToken, StaticToken
-from tap_hubspot_associations.client import HubSpotClient, RequestMetrics, hubspot_session
+from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import HubSpotError, IncompleteSyncError, MalformedAnswer
+from tap_hubspot_associations.metrics import RequestMetrics
 from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, ObjectTypes
 from tap_hubspot_associations.paths import TOKEN_PATH, schemas_path
 from tap_hubspot_associations.progress import coverage_table
@@ -28,6 +29,7 @@ from tap_hubspot_associations.run_context import RunContext
 from tap_hubspot_associations.sdk_hooks import EndOfRunTap
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, AssociationPair, Settings
 from tap_hubspot_associations.streams import AssociationLabelsStream, AssociationsStream
+from tap_hubspot_associations.transport import hubspot_session
 from tap_hubspot_associations.writer import RecordBufferingWriter
 
 if sys.version_info >= (3, 12):

@@ -55,6 +55,7 @@ def oauth(
         session=session_with(transport or Transport(*script)),
         timeout=5,
         max_retries=max_retries,
+        max_wait=300,
         clock=clock or Clock(),
     )
 

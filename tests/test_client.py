@@ -16,17 +16,12 @@ import pytest
 import requests
 
 from tap_hubspot_associations.auth import Auth, StaticToken
-from tap_hubspot_associations.client import (
-    HubSpotClient,
-    Outcome,
-    RequestMetrics,
-    RequestStats,
-    judge,
-    required_scopes,
-    retry_delays,
-)
+from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, HubSpotError
-from tap_hubspot_associations.rate_budget import RateBudget
+from tap_hubspot_associations.metrics import RequestMetrics, RequestStats
+from tap_hubspot_associations.outcomes import Outcome, judge, required_scopes
+from tap_hubspot_associations.rate_budget import RateBudget, WaitNotices
+from tap_hubspot_associations.retry import retry_delays
 from tests.helpers import (
     API,
     Canned,
@@ -121,7 +116,7 @@ class OrderedBudget(RateBudget):
     """A rate budget that notes when a request takes its slot."""
 
     def __init__(self, events: list[str]) -> None:
-        super().__init__(max_requests=1000)
+        super().__init__(max_requests=1000, max_wait=300)
         self.events = events
 
     def acquire(self, cancel: threading.Event) -> float | None:
@@ -174,6 +169,7 @@ def client_with(
         search_budget=RateBudget(max_requests=5, window=1.0, max_wait=max_wait),
         max_wait=max_wait,
         request_metrics=request_metrics,
+        waits=WaitNotices(interval=10, logger=logging.getLogger("tests.client")),
         clock=Clock(),
     )
 
@@ -420,8 +416,10 @@ def test_the_api_url_may_end_with_a_slash() -> None:
         max_retries=0,
         read_timeout=5,
         logger=logging.getLogger("tests.client"),
-        budget=RateBudget(max_requests=10),
-        search_budget=RateBudget(max_requests=5, window=1.0),
+        budget=RateBudget(max_wait=300, max_requests=10),
+        search_budget=RateBudget(max_wait=300, max_requests=5, window=1.0),
+        max_wait=300,
+        waits=WaitNotices(interval=10, logger=logging.getLogger("tests.client")),
     )
     client.get(API_PATH, list_key="results")
     assert transport.requests[0].url == API + API_PATH
@@ -466,7 +464,8 @@ class RecordingBudget(RateBudget):
 
 
 def test_a_search_holds_a_slot_of_both_budgets_and_only_the_apps_reads_the_headers() -> None:
-    app, search = RecordingBudget(max_requests=1000), RecordingBudget(max_requests=5, window=1.0)
+    app = RecordingBudget(max_requests=1000, max_wait=300)
+    search = RecordingBudget(max_requests=5, window=1.0, max_wait=300)
     client = HubSpotClient(
         api_url=API,
         auth=StaticToken("pat-na1-client-test"),
@@ -481,6 +480,8 @@ def test_a_search_holds_a_slot_of_both_budgets_and_only_the_apps_reads_the_heade
         logger=logging.getLogger("tests.client"),
         budget=app,
         search_budget=search,
+        max_wait=300,
+        waits=WaitNotices(interval=10, logger=logging.getLogger("tests.client")),
     )
     assert client.search(API_PATH + "/search", {"limit": 1}, cancel=RecordingEvent()) == RESULT
     assert [refused for refused, _ in app.released] == [True, False]
@@ -589,7 +590,7 @@ def test_a_retried_answer_names_hubspots_message() -> None:
 
 
 def test_a_request_that_got_no_answer_gives_its_slot_back_as_not_refused() -> None:
-    budget = RecordingBudget(max_requests=1000)
+    budget = RecordingBudget(max_requests=1000, max_wait=300)
     transport = Transport(Canned(error=requests.ConnectionError("reset")), Canned())
     client = client_with(transport, budget=budget)
     assert client.get(API_PATH, list_key="results", cancel=RecordingEvent()) == RESULT

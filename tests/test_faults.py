@@ -159,7 +159,7 @@ def test_slots_other_clients_hold_are_left_to_them(start_emulator, run_tap) -> N
 
 def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> None:
     now = [100.0]
-    budget = RateBudget(max_requests=100, clock=lambda: now[0])
+    budget = RateBudget(max_wait=300, max_requests=100, clock=lambda: now[0])
     never = threading.Event()
     sent = budget.acquire(never)
     assert sent == 100.0
@@ -194,7 +194,7 @@ def test_searches_keep_to_5_a_second_of_their_own() -> None:
 
 def test_the_budget_keeps_under_every_announced_limit() -> None:
     now = [0.0]
-    budget = RateBudget(max_requests=100, clock=lambda: now[0])
+    budget = RateBudget(max_wait=300, max_requests=100, clock=lambda: now[0])
     never = threading.Event()
     assert budget.limit == 1, "one request alone until HubSpot tells its limits"
     budget.release(budget.acquire(never) or 0.0, {})

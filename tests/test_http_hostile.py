@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from tap_hubspot_associations.auth import OAuthToken
-from tap_hubspot_associations.client import hubspot_session, send_once
 from tap_hubspot_associations.errors import HubSpotError, Transient
+from tap_hubspot_associations.transport import hubspot_session, send_once
 from tests.helpers import RecordingEvent, gzip_bomb
 
 pytestmark = pytest.mark.e2e
@@ -222,6 +222,8 @@ def test_the_token_refresh_is_never_redirected_to_another_host(serve) -> None:
         refresh_token="hostile-test-refresh-token",
         session=requests.Session(),
         timeout=5,
+        max_retries=5,
+        max_wait=300,
     )
     with pytest.raises(HubSpotError, match="redirects are refused"):
         token.token(RecordingEvent())

@@ -14,8 +14,8 @@ import pytest
 import requests
 import urllib3
 
-from tap_hubspot_associations.client import MAX_BODY_BYTES, json_object, send_once
 from tap_hubspot_associations.errors import HubSpotError, Transient
+from tap_hubspot_associations.transport import MAX_BODY_BYTES, json_object, send_once
 from tests.helpers import (
     API,
     RESULTS,

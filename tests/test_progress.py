@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from tap_hubspot_associations.batch_reader import Coverage
-from tap_hubspot_associations.client import RequestStats
+from tap_hubspot_associations.metrics import RequestStats
 from tap_hubspot_associations.progress import ProgressReporter, coverage_table
 from tests.helpers import Clock
 

@@ -65,7 +65,7 @@ def test_an_announced_window_beyond_the_cap_is_refused_after_freeing_the_slot() 
 
 def test_a_window_that_is_not_a_number_is_ignored() -> None:
     clock = Clock()
-    budget = RateBudget(max_requests=100, clock=clock)
+    budget = RateBudget(max_wait=300, max_requests=100, clock=clock)
     for value in ("inf", "nan", "1e308", "-1000"):
         sent = budget.acquire(threading.Event())
         assert sent is not None
@@ -273,7 +273,7 @@ def test_a_long_wait_for_a_slot_is_said_while_it_lasts(caplog: pytest.LogCapture
     interval, long before `max_wait` is reached."""
     clock = Clock()
     notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=clock)
-    budget = RateBudget(max_requests=1, window=10.0, clock=clock, notices=notices)
+    budget = RateBudget(max_wait=300, max_requests=1, window=10.0, clock=clock, notices=notices)
     sent = budget.acquire(RecordingEvent())
     assert sent is not None
     budget.release(sent, {"X-HubSpot-RateLimit-Max": "1"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,21 +16,13 @@ from tap_hubspot_associations.batch_reader import BatchReader, Coverage, associa
 from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids
+from tap_hubspot_associations.passes import PassLifecycle
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
 from tap_hubspot_associations.ranges import fingerprint_of
 from tap_hubspot_associations.run_context import RunContext
 from tap_hubspot_associations.state import (
-    COMPLETED_KEY,
-    LAST_FULL_KEY,
-    PASS_KEY,
-    PROGRESS_KEY,
-    SINCE_KEY,
-    Bookmark,
     Pass,
-    iso,
-    plan_pass,
-    unreadable_times,
 )
 
 if sys.version_info >= (3, 12):
@@ -163,20 +155,20 @@ class AssociationsStream(VersionedStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        state = self.get_context_state(context)
-        if state.get(COMPLETED_KEY):
+        lifecycle = self._lifecycle()
+        if lifecycle.completed_before:
             self.logger.info(
                 "%s was completed by the interrupted run this one resumes: skipped", self.name
             )
             self.pass_kind = "skipped"
             return
-        this_pass = self._this_pass(state)
+        if self.pair.ids is None:
+            self._label_categories()  # needed anyway; their answer tells HubSpot's time
+        this_pass = lifecycle.plan()
         self.pass_kind = "full" if this_pass.full else "incremental"
-        ids = self._ids_of(this_pass, resumes=PROGRESS_KEY in state)
+        ids = self._ids_of(this_pass, resumes=lifecycle.resumes)
         self.logger.info("%s: %s", self.name, this_pass.describe())
-        bookmark = self._resume_point(state.get(PROGRESS_KEY), ids, this_pass)
-        if this_pass.full:
-            bookmark.version = self._use_version(bookmark.version)
+        bookmark = lifecycle.resume_point(ids)
         reader = BatchReader(
             client=self._client,
             path=self.batch_read_path,
@@ -203,21 +195,30 @@ class AssociationsStream(VersionedStream):
             if not self.write_records(records, time_extracted=datetime.now(timezone.utc)):
                 yield from records
             done = reader.bookmark()
-            state[PROGRESS_KEY] = done.to_state()
-            self._emit_state()
+            lifecycle.batch_done(done)
             progress.batch_done(done.position, reader.coverage)
-        if this_pass.full:
-            self._activate(bookmark.version, complete=not reader.failures)
-        state.pop(PROGRESS_KEY, None)
-        state.pop(PASS_KEY, None)
-        if self.pair.ids is None and not reader.failures:
-            state[SINCE_KEY] = iso(this_pass.until_ms)
-            if this_pass.full:
-                state[LAST_FULL_KEY] = iso(this_pass.until_ms)
-        if not reader.failures:
-            state[COMPLETED_KEY] = True
+        lifecycle.finish(complete=not reader.failures)
         self.failures = reader.failures
         self.logger.info("Coverage of %s: %s", self.name, reader.coverage.summary())
+
+    def _lifecycle(self) -> PassLifecycle:
+        """This stream's bookmark through a pass (passes.py)."""
+        settings = self._settings
+        return PassLifecycle(
+            name=self.name,
+            state=self.get_context_state(None),
+            setting=self.pair.setting,
+            lists_its_ids=self.pair.ids is not None,
+            start_date_ms=settings.start_date_ms,
+            full_pass_every_days=settings.full_pass_every_days,
+            versioned=settings.emit_activate_version_messages,
+            now_ms=self._run.started_ms,
+            new_version=lambda: time.time_ns() // 1_000_000,
+            use_version=lambda version: sdk_hooks.set_table_version(self, version),
+            activate=lambda version: sdk_hooks.write_activate_version(self, version),
+            write_state=self._emit_state,
+            logger=self.logger,
+        )
 
     def _category_of(self, type_id: int) -> str:
         """The category of an association type that came without one, from the pair's
@@ -250,52 +251,15 @@ class AssociationsStream(VersionedStream):
         return ()
 
     def end_run(self) -> None:
-        """The whole run is over: the next one is a full pass of this stream."""
-        if self.get_context_state(None).pop(COMPLETED_KEY, None):
-            self._emit_state()
-
-    def _this_pass(self, state: dict[str, Any]) -> Pass:
-        """The pass an interrupted run left unfinished, or a new one as planned, timed by
-        HubSpot's clock (its label definitions are read first: they are needed anyway,
-        and their answer tells HubSpot's time)."""
-        if self.pair.ids is not None:
-            return Pass(full=True, until_ms=0, reason=f"{self.pair.setting} lists its ids")
-        self._label_categories()
-        this_pass, ignored = self._plan(state)
-        for key, why in ignored.items():
-            self.logger.warning("The saved %r of %s %s; ignored", key, self.name, why)
-            del state[key]
-        state[PASS_KEY] = this_pass.to_state()
-        return this_pass
-
-    def _plan(self, state: Mapping[str, Any]) -> tuple[Pass, dict[str, str]]:
-        """The pass to run given the bookmark `state`, and the saved times it ignores
-        (`unreadable_times`: the pass then reads more, never less)."""
-        settings = self._settings
-        now_ms = self._run.started_ms()
-        ignored = unreadable_times(state, now_ms)
-        kept = {key: value for key, value in state.items() if key not in ignored}
-        saved = Pass.from_state(kept.get(PASS_KEY))
-        if saved is not None and (saved.full or settings.start_date_ms is not None):
-            return saved, ignored
-        if saved is None and PROGRESS_KEY in kept:
-            return Pass(full=True, until_ms=now_ms, reason="resumed"), ignored
-        planned = plan_pass(
-            kept,
-            start_date_ms=settings.start_date_ms,
-            full_pass_every_days=settings.full_pass_every_days,
-            now_ms=now_ms,
-        )
-        return planned, ignored
+        """The whole run is over: the next one is a new pass of this stream."""
+        self._lifecycle().end_run()
 
     def upcoming_enumeration(self) -> tuple[str, tuple[int, int] | None] | None:
         """What this stream's pass would enumerate if it started now: its `from` type
         and window; None when it will resume saved progress or skip (an enumeration
         started ahead of it must be the one its pass reads)."""
-        state = self.get_context_state(None)
-        if any(key in state for key in (COMPLETED_KEY, PROGRESS_KEY, PASS_KEY)):
-            return None
-        return self.pair.from_type, self._plan(state)[0].window
+        next_pass = self._lifecycle().next_pass()
+        return None if next_pass is None else (self.pair.from_type, next_pass.window)
 
     def _ids_of(self, this_pass: Pass, *, resumes: bool) -> Ids:
         pair = self.pair
@@ -306,46 +270,6 @@ class AssociationsStream(VersionedStream):
         return self._enumerations.ids(
             self.name, pair.from_type, window, fingerprint, resumes=resumes
         )
-
-    def _resume_point(self, saved: object, id_list: Ids, this_pass: Pass) -> Bookmark:
-        ids = id_list.fingerprint()
-        if saved is None:
-            return Bookmark(ids_fingerprint=ids)
-        bookmark = Bookmark.from_state(saved)
-        if bookmark is None:
-            self.logger.warning(
-                "The saved progress of %s is not one this version wrote; reading it from the start",
-                self.name,
-            )
-            return Bookmark(ids_fingerprint=ids)
-        count = id_list.validate()
-        if count is not None and bookmark.position > count:
-            self.logger.warning(
-                "The saved progress of %s is past the end of its %d ids; reading it from the start",
-                self.name,
-                count,
-            )
-            return Bookmark(ids_fingerprint=ids)
-        if bookmark.ids_fingerprint != ids:
-            self.logger.warning(
-                "The ids of %s changed since its saved progress; reading it from the start",
-                self.name,
-            )
-            return Bookmark(ids_fingerprint=ids)
-        if this_pass.full and self._versioned and bookmark.version is None:
-            self.logger.warning(
-                "The saved progress of %s was made without table versions, which a version "
-                "activated now would delete; reading it from the start",
-                self.name,
-            )
-            return Bookmark(ids_fingerprint=ids)
-        self.logger.info(
-            "Resuming %s after %d ids, with %d ids part-read",
-            self.name,
-            bookmark.position,
-            len(bookmark.pending),
-        )
-        return bookmark
 
     def _emit_state(self) -> None:
         """Write STATE now: the SDK only writes it every 10,000 records and at the end."""

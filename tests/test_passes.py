@@ -1,0 +1,214 @@
+"""A stream's bookmark through one pass, without HTTP: a dict in, STATE writes and
+activations out, HubSpot's time under the test's control."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from tap_hubspot_associations.passes import PassLifecycle
+from tap_hubspot_associations.state import Bookmark
+from tests.helpers import iso_utc, ms_of
+
+NOW = "2026-03-10T12:00:00.000Z"
+FINGERPRINT = "list:sha256:abc"
+
+
+class ListedIds:
+    """An id source of `count` ids with a fixed fingerprint."""
+
+    setting = "associations[0]"
+
+    def __init__(self, count: int | None = 10, fingerprint: str = FINGERPRINT) -> None:
+        self.count = count
+        self._fingerprint = fingerprint
+
+    def validate(self) -> int | None:
+        return self.count
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def read_from(self, position: int, resume: Mapping[str, Any]) -> Iterator[str]:
+        raise AssertionError("a lifecycle never reads ids")
+
+    def resume_at(self, position: int) -> dict[str, Any]:
+        raise AssertionError("a lifecycle never asks where ids resume")
+
+    def close(self) -> None: ...
+
+
+class Run:
+    """What a lifecycle did: STATE written (copies of the bookmark), versions used and
+    activated."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.written: list[dict[str, Any]] = []
+        self.used: list[int] = []
+        self.activated: list[int] = []
+
+    def lifecycle(
+        self,
+        *,
+        lists_its_ids: bool = True,
+        versioned: bool = False,
+        start_date: str | None = None,
+        full_pass_every_days: int = 7,
+        now: str = NOW,
+    ) -> PassLifecycle:
+        return PassLifecycle(
+            name="contacts_to_companies",
+            state=self.state,
+            setting="associations[0]",
+            lists_its_ids=lists_its_ids,
+            start_date_ms=None if start_date is None else ms_of(start_date),
+            full_pass_every_days=full_pass_every_days,
+            versioned=versioned,
+            now_ms=lambda: ms_of(now),
+            new_version=lambda: 777,
+            use_version=self.used.append,
+            activate=self.activated.append,
+            write_state=lambda: self.written.append(dict(self.state)),
+            logger=logging.getLogger("tests.passes"),
+        )
+
+
+def test_a_listed_pass_writes_state_after_each_batch_and_completes() -> None:
+    run = Run({})
+    lifecycle = run.lifecycle()
+    this_pass = lifecycle.plan()
+    assert this_pass.full and "associations[0] lists its ids" in this_pass.describe()
+    bookmark = lifecycle.resume_point(ListedIds())
+    assert (bookmark.position, bookmark.ids_fingerprint) == (0, FINGERPRINT)
+    lifecycle.batch_done(Bookmark(position=5, ids_fingerprint=FINGERPRINT))
+    assert run.written[-1]["progress"]["position"] == 5
+    lifecycle.finish(complete=True)
+    assert run.state == {"completed_in_unfinished_run": True}, "an id list has no window"
+    lifecycle.end_run()
+    assert run.state == {} and run.written[-1] == {}
+
+
+def test_a_versioned_full_pass_is_activated_only_when_complete(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    run = Run({})
+    lifecycle = run.lifecycle(versioned=True)
+    lifecycle.plan()
+    assert lifecycle.resume_point(ListedIds()).version == 777
+    assert run.used == [777]
+    lifecycle.finish(complete=False)
+    assert run.activated == []
+    assert "Not activating version 777" in caplog.text
+    assert "completed_in_unfinished_run" not in run.state
+
+    run = Run({})
+    lifecycle = run.lifecycle(versioned=True)
+    lifecycle.plan()
+    lifecycle.resume_point(ListedIds())
+    lifecycle.finish(complete=True)
+    assert run.activated == [777]
+
+
+def saved_progress(**fields: Any) -> dict[str, Any]:
+    progress = {
+        "format": 1,
+        "ids": FINGERPRINT,
+        "version": None,
+        "position": 4,
+        "pending": {"1001": "cursor-1"},
+        "failed": [],
+        "source": {},
+    }
+    return {"progress": {**progress, **fields}}
+
+
+def test_saved_progress_for_the_same_ids_is_resumed_with_its_version() -> None:
+    run = Run(saved_progress(version=555))
+    lifecycle = run.lifecycle(versioned=True)
+    assert lifecycle.resumes
+    lifecycle.plan()
+    bookmark = lifecycle.resume_point(ListedIds())
+    assert (bookmark.position, bookmark.pending, bookmark.version) == (
+        4,
+        {"1001": "cursor-1"},
+        555,
+    )
+    assert run.used == [555]
+
+
+@pytest.mark.parametrize(
+    ("state", "ids", "versioned", "why"),
+    [
+        ({"progress": {"format": 99}}, ListedIds(), False, "is not one this version wrote"),
+        (saved_progress(position=11), ListedIds(10), False, "is past the end of its 10 ids"),
+        (saved_progress(), ListedIds(fingerprint="other"), False, "changed since"),
+        (saved_progress(), ListedIds(), True, "made without table versions"),
+    ],
+)
+def test_saved_progress_that_cannot_be_trusted_starts_over(
+    state: dict[str, Any],
+    ids: ListedIds,
+    versioned: bool,
+    why: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lifecycle = Run(state).lifecycle(versioned=versioned)
+    lifecycle.plan()
+    bookmark = lifecycle.resume_point(ids)
+    assert (bookmark.position, bookmark.pending) == (0, {})
+    assert why in caplog.text and "reading it from the start" in caplog.text
+
+
+def test_an_incremental_pass_moves_since_to_its_end_when_complete() -> None:
+    since = "2026-03-09T12:00:00.000Z"
+    run = Run({"since": since, "last_full": "2026-03-08T00:00:00.000Z"})
+    lifecycle = run.lifecycle(lists_its_ids=False, start_date="2026-01-01T00:00:00Z")
+    this_pass = lifecycle.plan()
+    assert this_pass.window == (ms_of(since) - 5 * 60 * 1000, ms_of(NOW)), "5 min lookback"
+    assert run.state["pass"]["mode"] == "incremental", "saved for a resume"
+    lifecycle.resume_point(ListedIds(None))
+    lifecycle.finish(complete=True)
+    assert run.state["since"] == NOW
+    assert run.state["last_full"] == "2026-03-08T00:00:00.000Z", "only a full pass moves it"
+    assert "pass" not in run.state and "progress" not in run.state
+
+
+def test_an_incomplete_pass_keeps_since_where_it_was() -> None:
+    since = "2026-03-09T12:00:00.000Z"
+    run = Run({"since": since, "last_full": "2026-03-08T00:00:00.000Z"})
+    lifecycle = run.lifecycle(lists_its_ids=False, start_date="2026-01-01T00:00:00Z")
+    lifecycle.plan()
+    lifecycle.resume_point(ListedIds(None))
+    lifecycle.finish(complete=False)
+    assert run.state["since"] == since
+    assert "completed_in_unfinished_run" not in run.state
+
+
+def test_a_full_pass_of_listed_records_sets_since_and_last_full() -> None:
+    run = Run({})
+    lifecycle = run.lifecycle(lists_its_ids=False)
+    assert lifecycle.plan().full
+    lifecycle.resume_point(ListedIds(None))
+    lifecycle.finish(complete=True)
+    assert (run.state["since"], run.state["last_full"]) == (NOW, NOW)
+
+
+def test_saved_times_later_than_hubspots_now_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    ahead = iso_utc(ms_of(NOW) + 3_600_000)
+    run = Run({"since": ahead, "last_full": "2026-03-08T00:00:00.000Z"})
+    lifecycle = run.lifecycle(lists_its_ids=False, start_date="2026-01-01T00:00:00Z")
+    this_pass = lifecycle.plan()
+    assert this_pass.window == (ms_of("2026-01-01T00:00:00Z"), ms_of(NOW)), "from start_date"
+    assert "later than HubSpot's time now" in caplog.text
+
+
+def test_a_stream_with_saved_progress_or_completed_has_no_next_pass() -> None:
+    assert Run(saved_progress()).lifecycle(lists_its_ids=False).next_pass() is None
+    completed = Run({"completed_in_unfinished_run": True}).lifecycle(lists_its_ids=False)
+    assert completed.completed_before and completed.next_pass() is None
+    fresh = Run({}).lifecycle(lists_its_ids=False).next_pass()
+    assert fresh is not None and fresh.full

@@ -22,13 +22,29 @@ $(MELTANO):
 # The tap is on no public package index: `make dist` builds the wheel (in a venv of its own,
 # so only Python is needed), and a copy of the plugin definition whose pip_url is that wheel,
 # for `meltano add --from-ref`.
+define DIST_DEFINITION
+import pathlib
+(wheel,) = pathlib.Path("dist").resolve().glob("*.whl")
+if any(character.isspace() for character in str(wheel)):
+    raise SystemExit(f"make dist: Meltano's pip_url cannot hold a path with spaces: {wheel}")
+lines = pathlib.Path("tap-hubspot-associations.yml").read_text().splitlines()
+body = lines[lines.index("name: tap-hubspot-associations") :]
+body = [f"pip_url: {wheel}" if line.startswith("pip_url:") else line for line in body]
+head = [
+    "# Plugin definition of tap-hubspot-associations written by `make dist`: its pip_url is",
+    "# the wheel built beside it, on this machine. Add it to a Meltano project with",
+    "#   meltano add --plugin-type extractor --from-ref <this file> tap-hubspot-associations",
+]
+pathlib.Path("dist/tap-hubspot-associations.yml").write_text("\n".join(head + body) + "\n")
+endef
+export DIST_DEFINITION
+
 dist:
 	$(PYTHON) -m venv .venv-build
 	.venv-build/bin/python -m pip install --quiet --upgrade pip
 	rm -rf dist
 	.venv-build/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
-	sed "s|^pip_url: .*|pip_url: $(CURDIR)/dist/$$(cd dist && ls *.whl)|" \
-		tap-hubspot-associations.yml > dist/tap-hubspot-associations.yml
+	.venv-build/bin/python -c "$$DIST_DEFINITION"
 
 # dagster-meltano, for the test that loads docs/orchestrators.md's Dagster code; installed
 # with the uv that comes with Meltano, with the Dagster it pins.

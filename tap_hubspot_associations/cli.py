@@ -15,6 +15,7 @@ A `TapError` then ends the run with one ERROR line and exit code 1.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import json
 import os
@@ -23,7 +24,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from singer_sdk.exceptions import ConfigurationError, MappingError
+from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.errors import ConfigError, OutputClosed, TapError
@@ -35,6 +36,7 @@ MAX_INPUT_BYTES = 64 << 20
 """A config, state or catalog file larger than this is not one the tap wrote or needs."""
 ENV_PREFIX = "TAP_HUBSPOT_ASSOCIATIONS_"
 FILE_FLAGS = ("--config", "--state", "--catalog")
+MAP_CONFIG_VARIABLE = ENV_PREFIX + "STREAM_MAP_CONFIG"
 SECRET_SETTINGS = tuple(
     name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret")
 )
@@ -46,6 +48,9 @@ def main() -> None:
     environment = {**sdk_hooks.dotenv_settings(), **os.environ}
     for name in SECRET_SETTINGS:
         SECRETS.add(environment.get(ENV_PREFIX + name.upper()))
+    with contextlib.suppress(ConfigError):
+        map_config = parse_json(environment.get(MAP_CONFIG_VARIABLE, "{}"), MAP_CONFIG_VARIABLE)
+        learn_map_config_secrets(map_config)
     command = TapHubSpotAssociations.cli  # sets up logging
     logger = TapHubSpotAssociations.logger
     code: int | str | None = 0
@@ -68,8 +73,8 @@ def main() -> None:
     except MappingError as exc:  # the SDK's word on `stream_maps` and its expressions
         logger.error("stream_maps: %s", exc)
         code = 1
-    except ConfigurationError as exc:  # the SDK's other settings (flattening and the like)
-        logger.error("settings: %s", exc)
+    except ConfigValidationError as exc:  # the SDK's word on its own settings
+        logger.error("settings: %s", "; ".join(exc.errors) or exc)
         code = 1
     except BrokenPipeError:
         logger.error("%s", OutputClosed())
@@ -79,6 +84,20 @@ def main() -> None:
         logger.debug("traceback", exc_info=True)
         code = 1
     _exit(code)
+
+
+def learn_map_config_secrets(map_config: object) -> None:
+    """Values given to stream map expressions (`stream_map_config`) are often secrets,
+    such as a salt for hashing: each string in it is redacted like a token."""
+    pending = [map_config]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            SECRETS.add(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def _exit(code: int | str | None) -> None:
@@ -105,6 +124,7 @@ def hand_on_input_files(argv: list[str]) -> list[str]:
         if flag == "--config":
             for name in SECRET_SETTINGS:
                 SECRETS.add(value.get(name))
+            learn_map_config_secrets(value.get("stream_map_config"))
         copies[path] = _in_memory_copy(content)
     replaced: list[str] = []
     for arg in argv:
@@ -174,6 +194,49 @@ def _check_shape(flag: str, value: object, where: str) -> None:
         streams = value.get("streams")
         if not isinstance(streams, list) or not all(isinstance(s, dict) for s in streams):
             raise ConfigError(f"{where}: `streams` must be a list of stream objects")
+        seen: set[str] = set()
+        for index, entry in enumerate(streams):
+            _check_catalog_entry(entry, f"{where}: streams[{index}]")
+            if entry["tap_stream_id"] in seen:
+                raise ConfigError(
+                    f"{where}: streams[{index}] repeats the stream {entry['tap_stream_id']!r}"
+                )
+            seen.add(entry["tap_stream_id"])
+
+
+def _check_catalog_entry(entry: dict[str, Any], where: str) -> None:
+    """What singer-sdk reads of a catalog entry has the types it expects: a wrong type
+    would end in a traceback, and a `selected` of "false" (a string) would select."""
+    if not isinstance(entry.get("tap_stream_id"), str) or not entry["tap_stream_id"]:
+        raise ConfigError(f"{where}: `tap_stream_id` must be a stream name")
+    if "stream" in entry and not isinstance(entry["stream"], str):
+        raise ConfigError(f"{where}: `stream` must be a string")
+    schema = entry.get("schema")
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        raise ConfigError(f"{where}: `schema` must be a JSON schema object with `properties`")
+    keys = entry.get("key_properties", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(f"{where}: `key_properties` must be a list of property names")
+    unknown = [key[:40] for key in keys if key not in schema["properties"]]
+    if unknown:
+        raise ConfigError(f"{where}: `key_properties` {unknown} are not in its schema")
+    metadata = entry.get("metadata", [])
+    if not isinstance(metadata, list):
+        raise ConfigError(f"{where}: `metadata` must be a list")
+    for index, item in enumerate(metadata):
+        here = f"{where}.metadata[{index}]"
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("breadcrumb"), list)
+            or not isinstance(item.get("metadata"), dict)
+        ):
+            raise ConfigError(f"{here}: must hold a `breadcrumb` list and a `metadata` object")
+        for flag in ("selected", "selected-by-default"):
+            given = item["metadata"].get(flag)
+            if given is not None and not isinstance(given, bool):
+                raise ConfigError(
+                    f"{here}.metadata.{flag}: must be true or false, not {str(given)[:40]!r}"
+                )
 
 
 def _in_memory_copy(content: bytes) -> str:

@@ -36,7 +36,7 @@ from tap_hubspot_associations.rate_budget import (
     announced_wait,
 )
 from tap_hubspot_associations.retry import retry_delays
-from tap_hubspot_associations.transport import Reply, json_object, send_once
+from tap_hubspot_associations.transport import Reply, json_object, one_line, send_once
 
 LOCKED_MIN_WAIT_SECONDS = 2.0
 """HubSpot asks clients to wait at least this long after a 423 (locked)."""
@@ -158,7 +158,8 @@ class HubSpotClient:
                     self.stats.retried()
                 wait = exc.wait if exc.wait is not None else next(delays)
                 self.logger.warning("%s %s: %s; retrying in %.1f s", method, path, exc, wait)
-                if self.waits.wait(wait, f"{method} {path} after {exc}", cancel):
+                reason, key = f"{method} {path} after {exc}", f"{method} {path.split('?')[0]}"
+                if self.waits.wait(wait, reason, cancel, key=key):
                     raise Cancelled from None
 
     def _exchange(
@@ -257,7 +258,8 @@ class HubSpotClient:
             self.stats.refused_by_rate_limit()
             policy = body.get("policyName") if body else None
             wait = budget.wait_after_429(reply.headers, policy=policy)
-            raise Transient(f"429 rate limited ({policy or 'no policy'})", wait, rate_limited=True)
+            named = one_line(policy)[:60] if isinstance(policy, str) else "no policy"
+            raise Transient(f"429 rate limited ({named or 'no policy'})", wait, rate_limited=True)
         if outcome is Outcome.TRANSIENT:
             asked = announced_wait(reply.headers, "Retry-After", self.max_wait)
             if status == 423:

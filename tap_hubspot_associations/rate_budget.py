@@ -121,7 +121,10 @@ class RateBudget:
                     self.limit,
                     self.window,
                 )
-            cancel.wait(min(max(wait, 0.001), self.max_wait))
+            step = min(max(wait, 0.001), self.max_wait)
+            if self.notices is not None:
+                step = min(step, self.notices.interval)  # a long wait is said while it lasts
+            cancel.wait(step)
         return None
 
     def release(self, sent_at: float, headers: Mapping[str, str], *, refused: bool = False) -> None:
@@ -232,9 +235,12 @@ class WaitNotices:
         self._lock = threading.Lock()
         self._said: dict[str, float] = {}
 
-    def wait(self, seconds: float, reason: str, cancel: threading.Event) -> bool:
+    def wait(
+        self, seconds: float, reason: str, cancel: threading.Event, *, key: str | None = None
+    ) -> bool:
         """Wait `seconds` unless `cancel` is set first (then True): in steps of at most
-        an interval, each followed by a line while a second or more is left."""
+        an interval, each followed by a line while a second or more is left. Waits of
+        one `key` (default: the reason) at once are said once."""
         left = seconds
         while left > 0:
             step = min(left, self.interval)
@@ -242,18 +248,19 @@ class WaitNotices:
                 return True
             left -= step
             if left >= 1:
-                self.say(f"still waiting {left:.0f} s of {seconds:.0f} s: {reason}", reason)
+                line = f"still waiting {left:.0f} s of {seconds:.0f} s: {reason}"
+                self.say(line, reason if key is None else key)
         return False
 
-    def say(self, line: str, reason: str) -> None:
-        """Log `line`, unless a line for the same `reason` was logged within the last
+    def say(self, line: str, key: str) -> None:
+        """Log `line`, unless a line of the same `key` was logged within the last
         interval."""
         now = self._clock()
         with self._lock:
-            last = self._said.get(reason)
+            last = self._said.get(key)
             if last is not None and now - last < 0.9 * self.interval:
                 return
-            self._said[reason] = now
+            self._said[key] = now
         self._logger.info("%s", line)
 
 

@@ -34,6 +34,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -43,9 +44,9 @@ from dotenv import dotenv_values
 from singer_sdk import Stream, Tap, metrics
 from singer_sdk.configuration import _dict_config as dict_config
 from singer_sdk.contrib.msgspec import encoder as message_encoder
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, MapExpressionError, MappingError
 from singer_sdk.helpers._catalog import get_selected_schema
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.mapper import CustomStreamMap, SameRecordTransform
 from singer_sdk.plugin_base import PluginBase
 
 from tap_hubspot_associations.errors import ConfigError, TapError
@@ -216,15 +217,29 @@ class EndOfRunTap(Tap):
         meltano/sdk issue #1942, unfixed in 0.54). Meltano writes such an entry for
         every stream not (yet) selected. A deselected stream emits nothing, so its map
         is only checked, against the schema it would have.
+
+        Also: each stream is registered under its `tap_stream_id`, the name it looks its
+        maps up by (a catalog may rename `stream`); flattening settings singer-sdk
+        refuses here are a settings error; and a user's map that fails on a record
+        names its stream (`_failures_named`).
         """
-        PluginBase.setup_mapper(self)
-        for entry in self.catalog.streams:
-            name = entry.stream or entry.tap_stream_id
-            schema = entry.schema.to_dict()
-            mask = entry.metadata.resolve_selection()
-            if mask[()]:
-                schema = get_selected_schema(name, schema, mask)
-            self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
+        try:
+            PluginBase.setup_mapper(self)
+            for entry in self.catalog.streams:
+                name = entry.tap_stream_id  # the name each stream looks its maps up by
+                schema = entry.schema.to_dict()
+                mask = entry.metadata.resolve_selection()
+                if mask[()]:
+                    schema = get_selected_schema(name, schema, mask)
+                self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
+        except ConfigValidationError as exc:  # flattening settings, checked here
+            raise ConfigError(f"settings: {'; '.join(exc.errors) or exc}") from None
+        for name, maps in self.mapper.stream_maps.items():
+            for stream_map in maps:
+                if isinstance(stream_map, CustomStreamMap):
+                    for method in ("transform", "get_filter_result"):
+                        guarded = _failures_named(getattr(stream_map, method), name)
+                        setattr(stream_map, method, guarded)
 
     def before_sync(self) -> None:
         """Checks that must pass before anything is emitted."""
@@ -285,6 +300,26 @@ class EndOfRunTap(Tap):
         self.logger.error("Stopped by %s; the last STATE written marks where a run resumes", name)
         sys.stderr.flush()
         os._exit(128 + signum)
+
+
+def _failures_named(
+    method: Callable[[dict[str, Any]], Any], stream: str
+) -> Callable[[dict[str, Any]], Any]:
+    """`method` of a user's stream map, whose expressions may fail on a record in any
+    way Python can (singer-sdk only names those that fail to parse): any failure
+    becomes a `MapExpressionError` naming the stream, the command line's one line."""
+
+    def guarded(record: dict[str, Any]) -> Any:
+        try:
+            return method(record)
+        except MappingError:
+            raise
+        except Exception as exc:
+            raise MapExpressionError(
+                f"the map of {stream} failed on a record: {type(exc).__name__}: {exc}"
+            ) from None
+
+    return guarded
 
 
 class _DropLines(logging.Filter):

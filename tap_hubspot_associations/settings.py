@@ -190,7 +190,8 @@ class Settings:
 
     @classmethod
     def from_config(cls, given: Mapping[str, Any]) -> Settings:
-        config = {**DEFAULTS, **given}
+        # A setting given as null is a setting not given (the schema lets null through).
+        config = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
         _check_credentials(config)
         access_token = config.get("access_token") or None
         oauth_values = tuple(

@@ -19,7 +19,12 @@ from singer_sdk.helpers.capabilities import (
 from tap_hubspot_associations.auth import Auth, OAuthToken, StaticToken
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.enumerations import Enumerations
-from tap_hubspot_associations.errors import HubSpotError, IncompleteSyncError, MalformedAnswer
+from tap_hubspot_associations.errors import (
+    ConfigError,
+    HubSpotError,
+    IncompleteSyncError,
+    MalformedAnswer,
+)
 from tap_hubspot_associations.metrics import RequestMetrics
 from tap_hubspot_associations.object_types import COMMON_PAIRS, LEAD_PAIRS, ObjectTypes
 from tap_hubspot_associations.paths import TOKEN_PATH, schemas_path
@@ -215,7 +220,8 @@ class TapHubSpotAssociations(EndOfRunTap):
             )
             wanted = [COMMON_PAIR_STREAM]
         labels = self.streams.get(AssociationLabelsStream.name)
-        if labels is not None and not labels.selected:
+        if labels is not None and (blanket or not labels.selected):
+            # Meltano's first `select` replaces its default `*.*`: labels need one too.
             wanted.append(labels.name)
         plugin = meltano_plugin_name()
         if plugin is not None:
@@ -238,11 +244,12 @@ class TapHubSpotAssociations(EndOfRunTap):
 
     @override
     def before_sync(self) -> None:
-        """Check every object type and id list before anything is emitted."""
+        """Check the selection, every object type and id list, and the credentials
+        before anything is emitted; then say what is not read."""
         blanket = self._refuse_blanket_selection()
         streams = self._selected_pair_streams
-        if not streams:
-            self._say_no_pair_is_read(blanket=blanket)
+        labels = self.streams.get(AssociationLabelsStream.name)
+        self._check_key_properties()
         types = ObjectTypes(self.client, self.settings.api_version)
         for stream in streams:
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
@@ -261,6 +268,34 @@ class TapHubSpotAssociations(EndOfRunTap):
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
                 )
         self._check_credentials(streams)
+        if not streams:
+            self._say_no_pair_is_read(blanket=blanket)
+            if labels is not None:
+                # The label definitions of no pair: a version of them activated now would
+                # make a target delete every label row it holds.
+                labels.selected = False
+            return
+        skipped = [
+            s.name
+            for s in self.streams.values()
+            if isinstance(s, AssociationsStream) and self.settings.pairs and not s.selected
+        ]
+        if skipped:
+            self.logger.info("Configured but not selected, so not read: %s", ", ".join(skipped))
+
+    def _check_key_properties(self) -> None:
+        """A selected stream whose catalog deselects a key property would write records
+        without it (or, with no stream-level metadata, records with no field at all)."""
+        for stream in self.streams.values():
+            if not stream.selected:
+                continue
+            missing = [k for k in stream.primary_keys or () if not stream.mask[("properties", k)]]
+            if missing:
+                raise ConfigError(
+                    f"catalog: {stream.name} is selected without its key properties "
+                    f"{', '.join(missing)}; select them too (or give the stream's metadata "
+                    "a `selected` entry with the breadcrumb [])"
+                )
 
     def _check_credentials(self, streams: list[AssociationsStream]) -> None:
         """One cheap request before anything is written, so that a wrong credential or

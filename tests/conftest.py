@@ -38,8 +38,19 @@ def no_secret_in_any_output() -> Iterator[None]:
     an emulator issued. Each run is checked as it ends too; this catches a secret that
     only a later test learned of, such as a token issued afterwards."""
     yield
+    if RUNS_OF_THE_TAP:
+        assert CAPTURED_OUTPUT, "the tap ran, yet nothing it printed reached the scan"
     leaks = leaked(CAPTURED_OUTPUT, (*SECRETS, *ISSUED_TOKENS))
     assert not leaks, f"{len(leaks)} secrets appeared in the output of the suite's runs"
+
+
+RUNS_OF_THE_TAP: list[str] = []
+"""Tests of this process that ran the tap (`run_tap`): the scan must have seen output."""
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "run_tap" in getattr(item, "fixturenames", ()):
+        RUNS_OF_THE_TAP.append(item.nodeid)
 
 
 @pytest.fixture

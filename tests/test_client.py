@@ -383,6 +383,21 @@ def test_every_request_carries_the_token_and_asks_for_json() -> None:
     assert json.loads(transport.requests[0].body or b"") == {"limit": 1}
 
 
+def test_a_policy_name_cannot_forge_a_log_line() -> None:
+    """HubSpot's `policyName` is text from the server: a line break in it would start a
+    line of its own in the log (an ERROR, say), and its length is the server's."""
+    forged = "X\n2026-01-01 00:00:00,000 | ERROR | tap | injected" + "y" * 200_000
+    with lines_of("tests.client") as (_, lines):
+        transport = Transport(
+            Canned(429, body_of({"policyName": forged}), {"Retry-After": "1"}), Canned()
+        )
+        client = client_with(transport)
+        assert client.get(API_PATH, list_key="results", cancel=RecordingEvent()) == RESULT
+    (line,) = lines.messages
+    assert "\n" not in line and len(line) < 200, line[:300]
+    assert "429 rate limited (X 2026-01-01 00:00:00,000 | ERROR | tap | injected" in line
+
+
 def test_retries_are_logged_with_their_cause_and_wait_and_counted() -> None:
     with lines_of("tests.client") as (_, lines):
         transport = Transport(

@@ -51,6 +51,7 @@ def test_a_wrong_token_stops_a_run_that_reads_nothing(start_emulator, run_tap) -
     del config["associations"]
     run = run_tap(config, emulator=emulator)
     assert_one_error_before_any_output(run, "HubSpot rejected the credentials (401)")
+    assert "No pair is read" not in run.stderr, "the credential first: no advice before it"
 
 
 def test_a_token_without_a_scope_passes_the_check(start_emulator, run_tap) -> None:
@@ -164,8 +165,8 @@ def test_a_stream_map_of_a_deselected_stream_reads_the_selected_ones(
     start_emulator, run_tap, tmp_path
 ) -> None:
     """meltano/sdk issue #1942: singer-sdk checked a map of a deselected stream against no
-    properties at all, and every run failed before reading anything. With it: flattening,
-    and a property the catalog deselects in a selected stream."""
+    properties at all, and every run failed before reading anything. With it: flattening
+    enabled, and a property the catalog deselects in a selected stream."""
     account, pairs = seeded_account({("contacts", "companies"): 4, ("deals", "contacts"): 3})
     emulator = start_emulator(account)
     config = {
@@ -191,6 +192,10 @@ def test_a_stream_map_of_a_deselected_stream_reads_the_selected_ones(
     }
     assert len(records) == len(expected)
     assert not [r for r in records if "label" in r], "the catalog deselects label"
+    (schema,) = [
+        m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == "contacts_to_companies"
+    ]
+    assert "label" not in schema["schema"]["properties"]
     assert not run.records("deals_to_contacts")
 
 
@@ -224,3 +229,138 @@ def test_a_long_retry_after_is_said_while_it_lasts(start_emulator, run_tap) -> N
     assert lines, run.stderr[-3000:]
     assert "of 3 s: POST /crm/associations/" in lines[0] and "429" in lines[0], lines[0]
     assert run.record_set() == truth_of(account, pairs)
+
+
+def test_a_run_reading_no_pair_activates_no_empty_label_version(start_emulator, run_tap) -> None:
+    """No pair read: the label definitions of no pair would be an empty version, and a
+    target honouring ACTIVATE_VERSION would delete every label row it holds."""
+    account, _ = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config: dict[str, Any] = config_for(emulator, {}, emit_activate_version_messages=True)
+    del config["associations"]
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert not [m for m in run.messages if m["type"] in ("SCHEMA", "ACTIVATE_VERSION")]
+    assert len(no_pair_warnings(run)) == 1
+
+
+def test_a_configured_pair_the_catalog_leaves_out_is_named(
+    start_emulator, run_tap, tmp_path
+) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 3, ("deals", "contacts"): 2})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    catalog = discovered_catalog(run_tap, config, emulator)
+    for entry in catalog["streams"]:
+        select(entry, entry["tap_stream_id"] != "deals_to_contacts")
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    assert run.returncode == 0, run.stderr
+    assert "Configured but not selected, so not read: deals_to_contacts" in run.stderr
+    assert not no_pair_warnings(run)
+
+
+def drop_root_metadata(entry: dict[str, Any]) -> None:
+    entry["metadata"] = [m for m in entry["metadata"] if m["breadcrumb"] != []]
+
+
+def deselect_key(entry: dict[str, Any]) -> None:
+    for metadata in entry["metadata"]:
+        if metadata["breadcrumb"] == ["properties", "to_id"]:
+            metadata["metadata"].update(inclusion="available", selected=False)
+
+
+def string_selected(entry: dict[str, Any]) -> None:
+    select(entry, True)
+    for metadata in entry["metadata"]:
+        if metadata["breadcrumb"] == []:
+            metadata["metadata"]["selected"] = "false"
+
+
+def unknown_key(entry: dict[str, Any]) -> None:
+    entry["key_properties"] = ["nope"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (drop_root_metadata, "is selected without its key properties from_id, to_id"),
+        (deselect_key, "is selected without its key properties to_id"),
+        (string_selected, "metadata.selected: must be true or false, not 'false'"),
+        (unknown_key, "`key_properties` ['nope'] are not in its schema"),
+    ],
+)
+def test_a_catalog_that_would_write_records_without_their_keys_is_refused(
+    change: Any, expected: str, start_emulator, run_tap, tmp_path
+) -> None:
+    """Records without their key (or with no field at all, when an entry has no
+    stream-level metadata) are no records a target can keep; "false" as a string would
+    select."""
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    catalog = discovered_catalog(run_tap, config, emulator)
+    (entry,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "contacts_to_companies"]
+    change(entry)
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    assert_one_error_before_any_output(run, expected)
+
+
+def test_a_catalog_repeating_a_stream_is_refused(start_emulator, run_tap, tmp_path) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    catalog = discovered_catalog(run_tap, config, emulator)
+    catalog["streams"].append(catalog["streams"][0])
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    assert_one_error_before_any_output(run, "repeats the stream")
+
+
+def test_a_map_expression_failing_on_a_record_names_its_stream(start_emulator, run_tap) -> None:
+    """singer-sdk names only expressions that fail to parse; one failing on a record
+    (here dividing by zero) was reported as a bug of the tap, quoting the salt it used."""
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = {
+        **config_for(emulator, pairs),
+        "stream_maps": {
+            "contacts_to_companies": {"ratio": "1 / 0", "key": "config['salt'] + from_id"}
+        },
+        "stream_map_config": {"salt": "salt-never-printed-42"},
+    }
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 1, run.stderr
+    (error,) = run.error_lines()
+    assert "stream_maps: the map of contacts_to_companies failed on a record" in error
+    assert "ZeroDivisionError" in error and "a bug" not in error
+    assert "salt-never-printed-42" not in run.stdout + run.stderr
+
+
+def test_a_map_config_value_in_an_error_is_redacted(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = {
+        **config_for(emulator, pairs),
+        "stream_maps": {"contacts_to_companies": {"hashed": "int(config['salt'])"}},
+        "stream_map_config": {"salt": "HashSaltNeverPrinted"},
+    }
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 1, run.stderr
+    (error,) = run.error_lines()
+    assert "the map of contacts_to_companies failed on a record: ValueError" in error
+    assert "HashSaltNeverPrinted" not in run.stdout + run.stderr
+
+
+def test_flattening_settings_singer_sdk_refuses_are_one_settings_error(
+    start_emulator, run_tap
+) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = {**config_for(emulator, pairs), "flattening_enabled": True}
+    run = run_tap(config, emulator=emulator)
+    assert_one_error_before_any_output(run, "settings: ", "flattening_max_depth")

@@ -144,10 +144,13 @@ def test_meltano_yml_declares_the_extractor_as_the_definition_does() -> None:
 
 
 def test_the_definition_names_the_wheel_of_this_version_for_a_package_index() -> None:
-    """The tap is on no public index: the definition's pip_url is the distribution as a
-    user's own index would hold it, of this very version (never a URL or tag)."""
+    """The tap is on no public index: the definition's pip_url is this very version from
+    an index the user names (a placeholder that fails closed until then), so that the
+    name never resolves from a public index where anyone may publish under it."""
     definition = yaml.safe_load(DEFINITION.read_text())
-    assert definition["pip_url"] == f"{TAP}=={version(TAP)}"
+    index, requirement = definition["pip_url"].split(" ")
+    assert index == "--index-url=https://packages.example.com/simple"
+    assert requirement == f"{TAP}=={version(TAP)}"
     assert not {"docs", "repo"} & set(definition), "no address that does not exist"
 
 
@@ -533,6 +536,9 @@ def test_a_run_with_only_a_token_reads_no_pair(
     warnings = [line for line in result.stderr.splitlines() if "No pair is read" in line]
     assert len(warnings) == 1, result.stderr[-3000:]
     assert f"`meltano select {TAP} contacts_to_companies '*'`" in warnings[0]
+    assert f"`meltano select {TAP} {LABELS_STREAM} '*'`" in warnings[0], (
+        "Meltano's first select replaces `*.*`: the labels need a rule of their own"
+    )
     assert "Skipping deselected stream" not in result.stderr
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hubspot_emulator import demo_account
 from tests.helpers import (
@@ -191,6 +192,10 @@ def test_every_install_command_of_the_docs_works_as_written(
     assert {line.split()[0] for line in installs} == {"pip", "uv"}
     assert "pip install ." in installs, "a checkout installs as well as its wheel"
     checked_run("make dist", env={**clean_env(), "PATH": user_path()}, cwd=checkout)
+    (wheel,) = (checkout / "dist").glob("*.whl")
+    written = yaml.safe_load((checkout / "dist" / "tap-hubspot-associations.yml").read_text())
+    shipped = yaml.safe_load((checkout / "tap-hubspot-associations.yml").read_text())
+    assert written == {**shipped, "pip_url": str(wheel)}, "the definition, naming the wheel"
     uv_tools = tmp_path / "uv"
     (uv_tools / "bin").mkdir(parents=True)
     (uv_tools / "bin" / "uv").symlink_to(MELTANO.parent / "uv")

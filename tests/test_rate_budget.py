@@ -238,6 +238,20 @@ def test_a_long_wait_says_every_interval_how_long_is_left_and_why(
     ]
 
 
+def test_waits_of_one_key_are_said_once_whatever_their_reasons(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Retries of one request each carry their own correlation id: keyed by the request,
+    eight threads waiting at once are said once."""
+    clock = Clock()
+    notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=clock)
+    with caplog.at_level(logging.INFO, logger="waits"):
+        for correlation in range(8):
+            reason = f"POST /batch/read after 502 (correlation id c-{correlation})"
+            notices.wait(15, reason, Sleeper(Clock()), key="POST /batch/read")
+    assert len(caplog.messages) == 1, caplog.messages
+
+
 def test_threads_waiting_for_one_reason_are_said_once(caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
     notices = WaitNotices(interval=10, logger=logging.getLogger("waits"), clock=clock)
@@ -280,13 +294,15 @@ def test_a_long_wait_for_a_slot_is_said_while_it_lasts(caplog: pytest.LogCapture
 
     class StopAfter(Sleeper):
         def wait(self, timeout: float | None = None) -> bool:
-            super().wait(min(timeout or 0.0, 2.0))
+            super().wait(timeout)
             if self.clock.now >= 1000 + 25:
                 self.set()
             return self.is_set()
 
     with caplog.at_level(logging.INFO, logger="waits"):
         budget._done = [clock.now + 1000]  # a request that never ages out of the window
-        assert budget.acquire(StopAfter(clock)) is None
+        stopper = StopAfter(clock)
+        assert budget.acquire(stopper) is None
+    assert max(stopper.waits) <= 10, "no step longer than the interval"
     assert len(caplog.messages) == 2, caplog.messages
     assert caplog.messages[0].startswith("waited 10 s so far for a free slot of the rate budget")

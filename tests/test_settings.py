@@ -251,3 +251,20 @@ def test_max_wait_seconds_is_a_setting_with_its_default_in_the_schema() -> None:
     assert spec["description"]
     assert settings().max_wait_seconds == 300
     assert settings(max_wait_seconds=2.5).max_wait_seconds == 2.5
+
+
+def test_a_setting_given_as_null_takes_its_default() -> None:
+    """The schema lets null through (a Meltano setting cleared, a generated config): it
+    is a setting not given, not a number to convert."""
+    given = {
+        "access_token": "pat-na1-settings-test",
+        "progress_interval": None,
+        "max_wait_seconds": None,
+        "max_retries": None,
+    }
+    settings = Settings.from_config(given)
+    assert (settings.progress_interval, settings.max_wait_seconds, settings.max_retries) == (
+        10,
+        300,
+        5,
+    ), "the defaults the README's table gives"

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -242,19 +243,64 @@ def plain_loop(url: str, ids: list[str], batch_size: int) -> tuple[int, float]:
     return records, time.process_time() - started
 
 
+def urllib_loop(url: str, ids: list[str], batch_size: int) -> tuple[int, float]:
+    """The leanest honest reader: the standard library alone (urllib, json), one request
+    at a time, no SDK; the same batches, every `after` followed, the same records."""
+    path = "/crm/associations/2026-03/contacts/companies/batch/read"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    records = 0
+    started = time.process_time()
+    with open(os.devnull, "w") as sink:
+        pending = [{"id": i} for i in ids]
+        while pending:
+            inputs, pending = pending[:batch_size], pending[batch_size:]
+            request = urllib.request.Request(
+                url + path, data=json.dumps({"inputs": inputs}).encode(), headers=headers
+            )
+            with urllib.request.urlopen(request) as response:  # loopback
+                body = json.loads(response.read())
+            for result in body["results"]:
+                from_id = result["from"]["id"]
+                for target in result["to"]:
+                    to_id = str(target["toObjectId"])
+                    for kind in target["associationTypes"]:
+                        record = {
+                            "from_object_type": "contacts",
+                            "from_id": from_id,
+                            "to_object_type": "companies",
+                            "to_id": to_id,
+                            "category": kind["category"],
+                            "type_id": kind["typeId"],
+                            "label": kind["label"],
+                        }
+                        message = {"type": "RECORD", "stream": "contacts_to_companies"}
+                        sink.write(json.dumps({**message, "record": record}) + "\n")
+                        records += 1
+                after = result.get("paging", {}).get("next", {}).get("after")
+                if after:
+                    pending.append({"id": from_id, "after": after})
+    return records, time.process_time() - started
+
+
 def cpu(workdir: Path) -> None:
     ids_path = write_ids(workdir / "cpu_ids.txt", CPU_IDS)
     emulator = EmulatorProcess(cpu_account)
     records, wall, cpu_s, *_ = run_tap(
         config(emulator.url, ids_path, max_requests_per_10s=1000), workdir
     )
-    loop_records, loop_cpu = plain_loop(emulator.url, ids_path.read_text().split(), 1000)
+    ids = ids_path.read_text().split()
+    loop_records, loop_cpu = plain_loop(emulator.url, ids, 1000)
+    lean_records, lean_cpu = urllib_loop(emulator.url, ids, 1000)
     emulator.finish()
+    assert loop_records == lean_records == records, (records, loop_records, lean_records)
     tap_rate, loop_rate = records / cpu_s, loop_records / loop_cpu
+    lean_rate = lean_records / lean_cpu
     print(f"CPU, no latency, {CPU_IDS} ids, {records} records:")
     print(f"  tap                      {tap_rate:9,.0f} records per CPU second ({wall:.1f} s wall)")
     print(f"  plain loop, json.dumps   {loop_rate:9,.0f} records per CPU second")
+    print(f"  urllib + json, no SDK    {lean_rate:9,.0f} records per CPU second")
     print(f"  ratio tap / plain loop   {tap_rate / loop_rate:.2f}")
+    print(f"  ratio tap / urllib loop  {tap_rate / lean_rate:.2f}")
 
 
 # Memory ---------------------------------------------------------------------------------

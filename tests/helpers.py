@@ -8,8 +8,6 @@ fixtures built on this live in `conftest.py`.
 from __future__ import annotations
 
 import calendar
-import gzip
-import io
 import json
 import os
 import signal
@@ -19,18 +17,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import requests
-import requests.adapters
-import urllib3
-from requests.adapters import BaseAdapter, HTTPAdapter
-
 from hubspot_emulator import Account, Emulator, TruthRecord
-from tap_hubspot_associations.rate_budget import RateBudget
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository's top directory."""
@@ -330,176 +322,3 @@ def run_and_kill_when(
         CAPTURED_OUTPUT.extend((json.dumps(messages), stderr.read()))
     assert process.returncode in (0, -signal.SIGKILL), process.returncode
     return messages, killed
-
-
-class RecordingAdapter(requests.adapters.BaseAdapter):
-    """A transport that answers every request with `{"results": []}` and keeps what it
-    was asked to send with: the settings that reach the wire, not the session's."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[dict[str, Any]] = []
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **kwargs: Any
-    ) -> requests.Response:
-        self.sent.append({"method": request.method, "url": request.url, **kwargs})
-        response = requests.Response()
-        response.status_code = 200
-        content = json.dumps(
-            {"results": [], "access_token": "oat-recorded", "expires_in": 1800}
-        ).encode()
-        response.raw = urllib3.HTTPResponse(
-            body=io.BytesIO(content), status=200, preload_content=False
-        )
-        response.headers["Content-Type"] = "application/json"
-        response.request = request
-        response.url = request.url or ""
-        return response
-
-    def close(self) -> None:
-        return None
-
-
-# An in-process HTTP transport, for the client's unit tests: nothing leaves the process.
-
-API = "https://api.test"
-RESULTS = b'{"results": []}'
-
-
-class Clock:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class RecordingEvent(threading.Event):
-    """A cancel event that is never set: waits are recorded, nothing sleeps."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.waits: list[float] = []
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.waits.append(-1.0 if timeout is None else timeout)
-        return False
-
-
-class GivingUp(threading.Event):
-    """A cancel event set by the first wait on it: `RateBudget.acquire` with it takes a
-    slot that is free now or gives up at once, with no real time passing."""
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.set()
-        return True
-
-
-def free_slots_now(budget: RateBudget) -> int:
-    """How many requests could go now, each taking its slot (the test's clock stands
-    still, so none frees meanwhile)."""
-    taken = 0
-    while taken <= 1000 and budget.acquire(GivingUp()) is not None:
-        taken += 1
-    return taken
-
-
-class DripBody(io.RawIOBase):
-    """A body that arrives one byte per read, each read taking a second of `clock`."""
-
-    def __init__(self, clock: Clock, length: int = 1_000_000) -> None:
-        self.clock = clock
-        self.left = length
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self.left == 0:
-            return 0
-        self.clock.now += 1.0
-        self.left -= 1
-        buffer[0] = ord("x")
-        return 1
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(1)
-
-
-class EndlessBody(io.RawIOBase):
-    """A body that never ends."""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        buffer[:] = b" " * len(buffer)
-        return len(buffer)
-
-    def read1(self, size: int = -1) -> bytes:
-        return b" " * (size if size > 0 else 65536)
-
-
-@dataclass
-class Canned:
-    """One scripted answer (or `error`, raised instead of answering)."""
-
-    status: int = 200
-    body: bytes | io.IOBase = RESULTS
-    headers: dict[str, str] = field(default_factory=dict)
-    reason: str = "OK"
-    error: Exception | None = None
-
-
-class Transport(BaseAdapter):
-    """A scripted server: answers each request with the next `Canned` (the last one is
-    repeated), and records every request with its sending options."""
-
-    def __init__(self, *script: Canned | Callable[[requests.PreparedRequest], Canned]) -> None:
-        super().__init__()
-        self.script = list(script) or [Canned()]
-        self.requests: list[requests.PreparedRequest] = []
-        self.options: list[dict[str, Any]] = []
-        self.builder = HTTPAdapter()
-
-    def send(  # type: ignore[override]  # the options are recorded, not typed
-        self, request: requests.PreparedRequest, **options: Any
-    ) -> requests.Response:
-        self.requests.append(request)
-        self.options.append(options)
-        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
-        canned = step(request) if callable(step) else step
-        if canned.error is not None:
-            raise canned.error
-        body = canned.body if isinstance(canned.body, io.IOBase) else io.BytesIO(canned.body)
-        raw = urllib3.HTTPResponse(
-            body=body,
-            headers=canned.headers,
-            status=canned.status,
-            reason=canned.reason,
-            preload_content=False,
-            decode_content=True,
-        )
-        return self.builder.build_response(request, raw)
-
-    def close(self) -> None: ...
-
-
-def session_with(transport: Transport) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", transport)
-    session.mount("http://", transport)
-    return session
-
-
-def gzip_bomb(decoded_bytes: int) -> bytes:
-    """A small gzip body that decodes to `decoded_bytes` zeros."""
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as packed:
-        block = bytes(1024 * 1024)
-        for _ in range(decoded_bytes // len(block)):
-            packed.write(block)
-    return out.getvalue()

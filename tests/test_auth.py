@@ -16,7 +16,7 @@ import requests
 from tap_hubspot_associations.auth import OAuthToken, StaticToken
 from tap_hubspot_associations.errors import HubSpotError
 from tap_hubspot_associations.redaction import MASK, SECRETS
-from tests.helpers import Canned, Clock, RecordingEvent, Transport, session_with
+from tests.fakes import Canned, Clock, RecordingEvent, Transport, session_with
 
 TOKEN_URL = "https://token.test/oauth/v1/token"
 

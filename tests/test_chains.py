@@ -8,7 +8,6 @@ passes by ranges.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 import logging
@@ -16,19 +15,18 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 import requests
 
 from hubspot_emulator import Account, Emulator, Faults, RateLimit
-from tap_hubspot_associations.chains import RangedIds
-from tap_hubspot_associations.client import HubSpotClient
-from tap_hubspot_associations.errors import Cancelled, HubSpotError
+from tap_hubspot_associations.errors import HubSpotError
 from tap_hubspot_associations.ranges import Chain
+from tests.fakes import LIST, SEARCH, FakeHubSpot, Untrustworthy, ranged, settled, uneven_ids
 from tests.helpers import (
     ARRIVAL_GRACE,
     DAY_MS,
@@ -43,144 +41,9 @@ from tests.helpers import (
 )
 
 PAIR = ("contacts", "companies")
-SEARCH = "/crm/objects/2026-03/contacts/search"
-LIST = "/crm/objects/2026-03/contacts"
 
 
 # RangedIds against a fake of list and search ------------------------------------------
-
-
-class FakeHubSpot:
-    """List and search over a fixed set of ids, as HubSpot answers them, each answer
-    after a short random delay so that chains interleave."""
-
-    def __init__(self, ids: list[int], *, seed: int = 0) -> None:
-        self.ids = sorted(ids)
-        self.indexed = self.ids
-        """The ids search's index holds (those listed, unless a variant says)."""
-        self.searches: list[dict[str, Any]] = []
-        self.listed = 0
-        self.cancels: list[threading.Event] = []
-        """The `cancel` of every request: each must be the reader's stop."""
-        self.answered = 0
-        """Requests answered so far."""
-        self.silent = threading.Event()
-        """While set, requests wait for an answer (cancelled when their `cancel` is)."""
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
-
-    def _pause(self, cancel: threading.Event | None) -> None:
-        with self._lock:
-            delay = self._rng.uniform(0, 0.003)
-        time.sleep(delay)
-        while self.silent.is_set():
-            assert cancel is not None
-            if cancel.wait(0.01):
-                raise Cancelled
-        with self._lock:
-            self.answered += 1
-
-    def search(
-        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        self._pause(cancel)
-        assert path == SEARCH, path
-        assert isinstance(cancel, threading.Event)
-        with self._lock:
-            self.searches.append(body)
-            self.cancels.append(cancel)
-        assert set(body) <= {"filterGroups", "sorts", "properties", "limit", "after"}, body
-        assert body["properties"] == ["hs_object_id"], body
-        direction = body["sorts"][0]["direction"]
-        assert body["sorts"] == [{"propertyName": "hs_object_id", "direction": direction}]
-        assert direction in ("ASCENDING", "DESCENDING"), body
-        assert body["limit"] in (1, 200), body
-        groups = body["filterGroups"]
-        assert groups == [] or (len(groups) == 1 and groups[0]["filters"]), body
-        filters = groups[0]["filters"] if groups else []
-        assert {f["propertyName"] for f in filters} <= {"hs_object_id", "lastmodifieddate"}
-        filters = [f for f in filters if f["propertyName"] == "hs_object_id"]
-        indexed = self.indexed
-        low, high = 0, len(indexed)  # the ids sorted: each filter bounds a slice
-        for f in filters:
-            value, operator = int(f["value"]), f["operator"]
-            if operator in ("GT", "GTE"):
-                bound = bisect.bisect_right if operator == "GT" else bisect.bisect_left
-                low = max(low, bound(indexed, value))
-            else:
-                assert operator in ("LT", "LTE"), f
-                bound = bisect.bisect_left if operator == "LT" else bisect.bisect_right
-                high = min(high, bound(indexed, value))
-        matches = indexed[low:high]
-        if direction == "DESCENDING":
-            matches.reverse()
-        offset, limit = int(body.get("after") or 0), body["limit"]
-        assert offset + limit <= 10_000, "past search's cap"
-        page = matches[offset : offset + limit]
-        answer: dict[str, Any] = {
-            "total": len(matches),
-            "results": [{"id": str(i)} for i in page],
-        }
-        if offset + limit < len(matches):
-            answer["paging"] = {"next": {"after": str(offset + limit)}}
-        return self.search_answer(body, answer)
-
-    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
-        """The answer to a search for `body`: as HubSpot gives it, unless a variant says."""
-        return answer
-
-    def get(
-        self, path: str, *, list_key: str, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        self._pause(cancel)
-        assert urlsplit(path).path == LIST, path
-        assert isinstance(cancel, threading.Event)
-        assert list_key == "results"
-        with self._lock:
-            self.listed += 1
-            self.cancels.append(cancel)
-        query = parse_qs(urlsplit(path).query)
-        assert query["limit"] in (["100"], ["1"]), "a page, or one id to see any is listed"
-        assert {k: v for k, v in query.items() if k not in ("after", "limit")} == {
-            "properties": ["hs_object_id"],
-            "archived": ["false"],
-        }, query
-        start = int(query.get("after", ["0"])[0])
-        limit = int(query["limit"][0])
-        page = self.ids[start : start + limit]
-        answer: dict[str, Any] = {"results": [{"id": str(i)} for i in page]}
-        if start + limit < len(self.ids):
-            answer["paging"] = {"next": {"after": str(start + limit)}}
-        return self.listing_answer(path, answer)
-
-    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
-        """The answer to listing `path`: as HubSpot gives it, unless a variant says."""
-        return answer
-
-
-def ranged(fake: FakeHubSpot, **options: Any) -> RangedIds:
-    """Every contact (or, with `window`, those modified in it) from `fake`; `verify`:
-    a full pass to be activated, checked against a listing to its last page."""
-    return RangedIds(
-        setting="associations[0]",
-        object_type="contacts",
-        client=cast(HubSpotClient, fake),
-        api_version="2026-03",
-        **options,
-    )
-
-
-def uneven_ids(seed: int) -> list[int]:
-    """Dense runs, sparse stretches and wide gaps, ids beyond 32 bits."""
-    rng = random.Random(seed)
-    ids: set[int] = set()
-    base = 10**11
-    for _ in range(6):
-        start = base + rng.randint(0, 10**9)
-        ids.update(range(start, start + rng.randint(50, 900)))
-    ids.update(rng.sample(range(base, base + 10**9), 700))
-    ids.update(range(base + 10**10, base + 10**10 + 300))  # far above the rest
-    return sorted(ids)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -323,47 +186,6 @@ def test_answers_hubspot_never_gives_are_named(kind: str, message: str) -> None:
 
 
 # Search as a claim: what it answers is checked, listing is the authority ------------
-
-
-class Untrustworthy(FakeHubSpot):
-    """Search misbehaving as `kind` names it (listing answers as HubSpot does)."""
-
-    def __init__(self, ids: list[int], kind: str, *, hidden: frozenset[int] = frozenset()):
-        """`hidden`: ids search's index does not hold (listing does)."""
-        super().__init__(ids)
-        self.kind = kind
-        self.indexed = [i for i in self.ids if i not in hidden]
-        self.previous: dict[str, Any] | None = None
-
-    def search(
-        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
-    ) -> dict[str, Any]:
-        if self.kind.startswith("refused "):
-            status = int(self.kind.split()[1])
-            raise HubSpotError(f"HubSpot rejected POST {path} ({status}): no", status=status)
-        return super().search(path, body, cancel=cancel)
-
-    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
-        descending = body["sorts"][0]["direction"] == "DESCENDING"
-        if self.kind == "empty index":
-            return {"total": 0, "results": []}
-        if self.kind == "ignored sort" and descending:
-            answer = dict(answer, results=sorted(answer["results"], key=lambda r: int(r["id"])))
-            if body["limit"] == 1:  # the lowest id instead of the highest
-                answer["results"] = [{"id": str(self.ids[0])}]
-        if self.kind == "repeated page" and len(self.searches) % 7 == 0 and self.previous:
-            answer = self.previous
-        if self.kind == "beyond its limit" and len(answer["results"]) > body["limit"] - 1:
-            answer = dict(answer, results=[*answer["results"], {"id": str(self.ids[-1])}])
-        first = body["limit"] == 1 and descending
-        if self.kind == "count without ids" and first:
-            answer = dict(answer, results=[])
-        if self.kind == "no count" and first:
-            answer = {k: v for k, v in answer.items() if k != "total"}
-        if self.kind == "short of its total" and body["limit"] == 200 and not descending:
-            answer = dict(answer, results=answer["results"][::2])
-        self.previous = answer
-        return answer
 
 
 UNTRUSTED = [
@@ -623,16 +445,6 @@ class BadPaging(FakeHubSpot):
 def test_malformed_paging_of_the_listing_is_named() -> None:
     with pytest.raises(HubSpotError, match=r"^listing contacts returned malformed paging: "):
         list(ranged(BadPaging(list(range(1000, 3000)))).read_from(0, {}))
-
-
-def settled(count: Callable[[], int]) -> int:
-    """The count once it has not changed for a second (threads that wait for room or
-    for an answer change nothing)."""
-    last = -1
-    while last != count():
-        last = count()
-        time.sleep(1)
-    return last
 
 
 def consume(ids: Iterator[str], count: int) -> list[str]:

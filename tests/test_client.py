@@ -22,15 +22,7 @@ from tap_hubspot_associations.metrics import RequestMetrics, RequestStats
 from tap_hubspot_associations.outcomes import Outcome, judge, required_scopes
 from tap_hubspot_associations.rate_budget import RateBudget, WaitNotices
 from tap_hubspot_associations.retry import retry_delays
-from tests.helpers import (
-    API,
-    Canned,
-    Clock,
-    EndlessBody,
-    RecordingEvent,
-    Transport,
-    session_with,
-)
+from tests.fakes import API, Canned, Clock, EndlessBody, RecordingEvent, Transport, session_with
 
 RESULT: dict[str, Any] = {"results": []}
 RESULTS = json.dumps(RESULT).encode()

@@ -10,7 +10,7 @@ from tap_hubspot_associations.chains import RangedIds
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.enumerations import Enumerations, Key
 from tap_hubspot_associations.spool import SpooledIds
-from tests.test_chains import FakeHubSpot, settled, uneven_ids
+from tests.fakes import FakeHubSpot, settled, uneven_ids
 
 WINDOW = (1_000, 2_000)
 LOGGER = logging.getLogger("test")

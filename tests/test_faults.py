@@ -10,17 +10,15 @@ import pytest
 from hubspot_emulator import Faults, RateLimit
 from tap_hubspot_associations.rate_budget import RateBudget
 from tap_hubspot_associations.tap import TapHubSpotAssociations
+from tests.fakes import GivingUp, RecordingAdapter, free_slots_now
 from tests.helpers import (
     ARRIVAL_GRACE,
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
     TOKEN,
-    GivingUp,
-    RecordingAdapter,
     batch_reads,
     config_for,
-    free_slots_now,
     oauth_config,
     seeded_account,
     truth_of,

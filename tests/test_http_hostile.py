@@ -18,7 +18,7 @@ import requests
 from tap_hubspot_associations.auth import OAuthToken
 from tap_hubspot_associations.errors import HubSpotError, Transient
 from tap_hubspot_associations.transport import hubspot_session, send_once
-from tests.helpers import RecordingEvent, gzip_bomb
+from tests.fakes import RecordingEvent, gzip_bomb
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import urllib3
 
 from tap_hubspot_associations.errors import HubSpotError, Transient
 from tap_hubspot_associations.transport import MAX_BODY_BYTES, json_object, send_once
-from tests.helpers import (
+from tests.fakes import (
     API,
     RESULTS,
     Canned,

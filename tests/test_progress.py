@@ -8,7 +8,7 @@ import logging
 from tap_hubspot_associations.batch_reader import Coverage
 from tap_hubspot_associations.metrics import RequestStats
 from tap_hubspot_associations.progress import ProgressReporter, coverage_table
-from tests.helpers import Clock
+from tests.fakes import Clock
 
 
 def test_coverage_table_aligns_names_left_and_counts_right() -> None:

@@ -15,7 +15,7 @@ from tap_hubspot_associations.rate_budget import (
     announced_wait,
     header_count,
 )
-from tests.helpers import Clock, GivingUp, RecordingEvent, free_slots_now
+from tests.fakes import Clock, GivingUp, RecordingEvent, free_slots_now
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from hubspot_emulator import Faults, RateLimit
+from tests.fakes import RecordingAdapter
 from tests.helpers import (
     ARRIVAL_GRACE,
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
-    RecordingAdapter,
     assert_no_secrets,
     association_records,
     batch_reads,

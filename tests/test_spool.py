@@ -9,7 +9,7 @@ from typing import Any
 
 from tap_hubspot_associations.ranges import END
 from tap_hubspot_associations.spool import BLOCK_IDS, IdSpool, SpooledIds
-from tests.test_chains import FakeHubSpot, Untrustworthy, ranged, uneven_ids
+from tests.fakes import FakeHubSpot, Untrustworthy, ranged, uneven_ids
 
 
 def filled(spool: IdSpool, chains: dict[int, list[int]], seed: int = 0) -> IdSpool:

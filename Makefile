@@ -61,9 +61,10 @@ lint: $(BIN)/.installed
 test: lint $(MELTANO) $(DAGSTER)
 	$(BIN)/pytest -n 2 --dist loadfile
 
-# The fast layer: lint and the unit tests, no subprocess, server, Meltano or PostgreSQL.
+# The fast layer: lint and the unit tests (tests/unit), no subprocess, server, Meltano or
+# PostgreSQL.
 check: lint
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest tests/unit
 
 # The demo's PostgreSQL (output/demo/postgres) keeps running for you to query it.
 demo: $(BIN)/.installed $(MELTANO)

@@ -69,6 +69,7 @@ class EmulatorProcess:
 
 class TapRun(NamedTuple):
     records: int
+    """Association records: the label definitions' records are not counted."""
     wall: float
     cpu: float
     """CPU seconds of the tap process."""
@@ -96,7 +97,12 @@ def run_tap(config: dict[str, Any], workdir: Path) -> TapRun:
         sampler = threading.Thread(target=sample_rss, args=(process.pid, samples), daemon=True)
         sampler.start()
         assert process.stdout is not None
-        records = sum(1 for line in process.stdout if line.startswith(b'{"type":"RECORD"'))
+        labels = b'{"type":"RECORD","stream":"association_labels"'
+        records = sum(
+            1
+            for line in process.stdout
+            if line.startswith(b'{"type":"RECORD"') and not line.startswith(labels)
+        )
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         sampler.join()

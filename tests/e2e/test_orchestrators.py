@@ -9,12 +9,8 @@ import os
 import re
 import subprocess
 
-import pytest
-
 from tests.helpers import ROOT
 from tests.pipelines import MELTANO, meltano, meltano_env
-
-pytestmark = pytest.mark.e2e
 
 DAGSTER_PYTHON = ROOT / ".venv-dagster" / "bin" / "python"
 """dagster-meltano and the Dagster it pins (the Makefile installs them)."""

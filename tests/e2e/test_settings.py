@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tap_hubspot_associations.errors import ConfigError
-from tap_hubspot_associations.ids import IdSource
-from tap_hubspot_associations.settings import CONFIG_SCHEMA, DEFAULTS, AssociationPair, Settings
 from tests.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
+    ROOT,
     TOKEN,
     config_for,
     oauth_config,
@@ -81,7 +78,6 @@ BAD_SETTINGS = {
 }
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("case", BAD_SETTINGS, ids=list(BAD_SETTINGS))
 def test_bad_settings_give_one_clear_line(case: str, run_tap) -> None:
     config, expected = BAD_SETTINGS[case]
@@ -96,7 +92,6 @@ def test_bad_settings_give_one_clear_line(case: str, run_tap) -> None:
     assert not any(m["type"] == "RECORD" for m in run.messages)
 
 
-@pytest.mark.e2e
 def test_a_bad_line_in_ids_file_is_named_before_anything_is_emitted(tmp_path: Path, run_tap):
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("  101\n\n102\r\n103 \n1O4\n105\n")
@@ -108,7 +103,6 @@ def test_a_bad_line_in_ids_file_is_named_before_anything_is_emitted(tmp_path: Pa
     assert not any(m["type"] in ("RECORD", "STATE") for m in run.messages)
 
 
-@pytest.mark.e2e
 def test_ids_file_ignores_whitespace_and_blank_lines(tmp_path: Path, start_emulator, run_tap):
     account, pairs = seeded_account({("contacts", "companies"): 30})
     ids = pairs[("contacts", "companies")]
@@ -122,7 +116,6 @@ def test_ids_file_ignores_whitespace_and_blank_lines(tmp_path: Path, start_emula
     assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 def test_settings_from_environment_variables(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 20})
     emulator = start_emulator(account, page_size=4)
@@ -140,7 +133,6 @@ def test_settings_from_environment_variables(start_emulator, run_tap) -> None:
     assert max(len(batch) for batch in emulator.stats.batches) == 7
 
 
-@pytest.mark.e2e
 def test_about_marks_every_credential_secret(run_tap) -> None:
     run = run_tap(None, args=["--about", "--format", "json"])
     assert run.returncode == 0, run.stderr
@@ -149,21 +141,6 @@ def test_about_marks_every_credential_secret(run_tap) -> None:
     assert secret == {"access_token", "client_secret", "refresh_token"}
 
 
-@pytest.mark.parametrize(
-    ("from_type", "to_type", "name"),
-    [
-        ("contacts", "companies", "contacts_to_companies"),
-        ("p4242_cars", "contacts", "p4242_cars_to_contacts"),
-        ("2-4242", "contacts", "2_4242_to_contacts"),
-        ("Line Items", "DEALS", "line_items_to_deals"),
-    ],
-)
-def test_stream_names(from_type: str, to_type: str, name: str) -> None:
-    source = IdSource(setting="associations[0]", ids=[], ids_file=None)
-    assert AssociationPair("associations[0]", from_type, to_type, source).stream_name == name
-
-
-@pytest.mark.e2e
 def test_oauth_secrets_never_reach_the_output(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 10})
     emulator = start_emulator(account, oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)})
@@ -189,82 +166,10 @@ def our_settings(run_tap) -> dict[str, object]:
     }
 
 
-@pytest.mark.e2e
 def test_readme_settings_table_matches_about(run_tap) -> None:
     ours = our_settings(run_tap)
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     table = readme.split("## Configuration", 1)[1].split("\n\n", 2)[1]
     rows = re.findall(r"^\| `(\w+)` \|\s*(?:`([^`]*)`)?\s*\|", table, flags=re.MULTILINE)
     documented = {name: default or None for name, default in rows}
     assert documented == {k: None if v is None else str(v) for k, v in ours.items()}
-
-
-SECRET = "pat-na1-settings-test-secret"
-
-
-def settings(**given: Any) -> Settings:
-    return Settings.from_config({"access_token": SECRET, **given})
-
-
-@pytest.mark.parametrize(
-    ("api_url", "complaint"),
-    [
-        ("http://localhost:99999", "invalid port"),
-        ("http://localhost:0", "invalid port"),
-        ("https://api.hubapi.com ", "whitespace around it"),
-        (" https://api.hubapi.com", "whitespace around it"),
-        ("https://api.hubapi.com\n", "whitespace around it"),
-        ("https://api.hub\tapi.com", "control character"),
-        ("https://api.hub\x00api.com", "control character"),
-        ("https://api hubapi.com", "a space"),
-    ],
-)
-def test_an_api_url_that_cannot_be_sent_to_is_refused(api_url: str, complaint: str) -> None:
-    with pytest.raises(ConfigError, match=complaint) as raised:
-        settings(api_url=api_url)
-    assert str(raised.value).startswith("api_url ")
-
-
-def test_a_good_api_url_with_a_port_passes() -> None:
-    assert settings(api_url="http://127.0.0.1:8080").api_url == "http://127.0.0.1:8080"
-
-
-@pytest.mark.parametrize("name", ["access_token", "client_secret", "refresh_token"])
-@pytest.mark.parametrize("bad", ["\r\nX-Injected: 1", "\n", " ", "\t", "\x7f", "é"])
-def test_a_credential_that_cannot_travel_in_a_header_is_refused_without_echo(
-    name: str, bad: str
-) -> None:
-    value = f"{SECRET}-{name}{bad}"
-    config: dict[str, Any] = {"client_id": "id", "client_secret": "cs-test", "refresh_token": "rt"}
-    config[name] = value
-    with pytest.raises(ConfigError) as raised:
-        Settings.from_config(config)
-    message = str(raised.value)
-    assert message.startswith(f"{name} contains")
-    assert SECRET not in message
-
-
-def test_max_wait_seconds_is_a_setting_with_its_default_in_the_schema() -> None:
-    spec = CONFIG_SCHEMA["properties"]["max_wait_seconds"]
-    assert spec["default"] == DEFAULTS["max_wait_seconds"] == 300
-    assert spec["minimum"] == 1
-    assert spec["description"]
-    assert settings().max_wait_seconds == 300
-    assert settings(max_wait_seconds=2.5).max_wait_seconds == 2.5
-
-
-def test_a_setting_given_as_null_takes_its_default() -> None:
-    """The schema lets null through (a Meltano setting cleared, a generated config): it
-    is a setting not given, not a number to convert."""
-    given = {
-        "access_token": "pat-na1-settings-test",
-        "progress_interval": None,
-        "max_wait_seconds": None,
-        "max_retries": None,
-    }
-    settings = Settings.from_config(given)
-    assert (settings.progress_interval, settings.max_wait_seconds, settings.max_retries) == (
-        10,
-        300,
-        5,
-    ), "the defaults the README's table gives"

@@ -46,8 +46,6 @@ from tests.helpers import (
     truth_of,
 )
 
-pytestmark = pytest.mark.e2e
-
 STREAM = "contacts_to_companies"
 
 

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from hubspot_emulator import Account, Emulator
 from tests.helpers import (
     DAY_MS,
@@ -20,8 +18,6 @@ from tests.helpers import (
     run_and_kill,
     tap_command,
 )
-
-pytestmark = pytest.mark.e2e
 
 PAIRS = [
     ("contacts", "companies"),

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from hubspot_emulator import Faults, RateLimit
-from tests.fakes import RecordingAdapter
 from tests.helpers import (
     ARRIVAL_GRACE,
     CLIENT_ID,
@@ -34,7 +33,6 @@ THREE_PAIRS = {
 }
 
 
-@pytest.mark.e2e
 def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap) -> None:
     """25 requests a second make the run's hundred-odd requests last over 3 s, so the
     first 3-second token is renewed at least once (the tap renews it at 2.4 s, four
@@ -67,7 +65,6 @@ def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap)
     assert statuses[429] <= 0.05 * sum(emulator.stats.requests.values())
 
 
-@pytest.mark.e2e
 def test_killed_at_random_points_and_resumed_each_time(start_emulator, tmp_path: Path) -> None:
     account, pairs = seeded_account(
         {
@@ -146,7 +143,6 @@ def fingerprint_of(run) -> str:
     )
 
 
-@pytest.mark.e2e
 def test_a_cursor_hubspot_rejects_is_read_again_from_the_start(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 40})
     ids = pairs[("contacts", "companies")]
@@ -168,7 +164,6 @@ def test_a_cursor_hubspot_rejects_is_read_again_from_the_start(start_emulator, r
     assert run.record_set() == expected
 
 
-@pytest.mark.e2e
 def test_progress_of_another_id_list_is_not_applied(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 40})
     emulator = start_emulator(account, page_size=4)
@@ -210,7 +205,6 @@ BAD_FILES = {
 }
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("case", BAD_FILES, ids=list(BAD_FILES))
 def test_hostile_ids_files_are_named(case: str, tmp_path: Path, run_tap) -> None:
     make, expected = BAD_FILES[case]
@@ -228,7 +222,6 @@ def test_hostile_ids_files_are_named(case: str, tmp_path: Path, run_tap) -> None
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.e2e
 def test_an_empty_ids_file_reads_nothing_with_a_warning(tmp_path: Path, start_emulator, run_tap):
     account, _ = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account)
@@ -251,7 +244,6 @@ BAD_JSON_FILES = {
 }
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("case", BAD_JSON_FILES, ids=list(BAD_JSON_FILES))
 def test_broken_input_files_are_named(case: str, tmp_path: Path, run_tap) -> None:
     flag, content, expected = BAD_JSON_FILES[case]
@@ -272,10 +264,8 @@ MANGLED = {
     "to is null": ("null_to", "", True),
     "a result for an id not asked for": ("extra_id", "not requested", False),
 }
-"""The fault, what the tap logs about it ("": nothing), and whether ids are sent again."""
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("case", MANGLED, ids=list(MANGLED))
 def test_mangled_answers_are_survived(case: str, start_emulator, run_tap) -> None:
     fault, logged, sent_again = MANGLED[case]
@@ -290,7 +280,6 @@ def test_mangled_answers_are_survived(case: str, start_emulator, run_tap) -> Non
     assert (len(first_pages) > len(set(first_pages))) is sent_again
 
 
-@pytest.mark.e2e
 def test_endless_broken_answers_end_in_a_clear_error(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 10})
     emulator = start_emulator(account, faults=Faults(script=("truncated",) * 100))
@@ -303,7 +292,6 @@ def test_endless_broken_answers_end_in_a_clear_error(start_emulator, run_tap) ->
     assert batch_reads(emulator) == 4
 
 
-@pytest.mark.e2e
 def test_a_server_that_never_answers_ends_in_a_clear_error(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 10})
     emulator = start_emulator(account, faults=Faults(stall=1.0, stall_seconds=30))
@@ -312,31 +300,6 @@ def test_a_server_that_never_answers_ends_in_a_clear_error(start_emulator, run_t
     assert "still failing after 1 retries: timed out" in run.error_lines()[-1]
 
 
-def test_tls_verification_stays_on(monkeypatch) -> None:
-    """What reaches the transport for a real request: `verify` on, to HubSpot's https URL
-    (not just the session's default, which the tap could override per request)."""
-    from tap_hubspot_associations.tap import TapHubSpotAssociations
-
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-    config = {
-        "access_token": "pat-na1-test-0000-secret-token",
-        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
-    }
-    tap = TapHubSpotAssociations(config=config, parse_env_config=False)
-    adapter = RecordingAdapter()
-    tap.client.session.mount("https://", adapter)
-    tap.client.post(
-        "/crm/associations/2026-03/contacts/companies/batch/read",
-        {"inputs": []},
-        list_key="results",
-    )
-    (sent,) = adapter.sent
-    assert sent["url"].startswith("https://api.hubapi.com/")
-    assert sent["verify"] is True
-
-
-@pytest.mark.e2e
 def test_no_secret_at_debug_level_even_when_requests_fail(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 10})
     emulator = start_emulator(

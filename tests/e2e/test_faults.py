@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from itertools import pairwise
 
 import pytest
 
 from hubspot_emulator import Faults, RateLimit
-from tap_hubspot_associations.rate_budget import RateBudget
-from tap_hubspot_associations.tap import TapHubSpotAssociations
-from tests.fakes import GivingUp, RecordingAdapter, free_slots_now
 from tests.helpers import (
     ARRIVAL_GRACE,
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
-    TOKEN,
     batch_reads,
     config_for,
     oauth_config,
@@ -27,7 +22,6 @@ from tests.helpers import (
 PAIRS = {("contacts", "companies"): 60, ("deals", "contacts"): 30}
 
 
-@pytest.mark.e2e
 def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:
     """One request at a time, so that no request can lose the race for a freed slot 31
     times in a row (the end of a run): 4 slots a second and waits of 0.3 s refuse one
@@ -45,7 +39,6 @@ def test_429_waits_as_retry_after_says(start_emulator, run_tap) -> None:
 RETRY_AFTER = 2.0
 
 
-@pytest.mark.e2e
 def test_the_wait_after_a_429_is_retry_after_by_the_servers_clock(start_emulator, run_tap):
     """The 429 also says the window is 10 s with nothing remaining; `Retry-After` is the
     wait all the same (docs/hubspot-api.md#rate-limits-and-errors). Timed by the
@@ -63,7 +56,6 @@ def test_the_wait_after_a_429_is_retry_after_by_the_servers_clock(start_emulator
     assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize(("refusals", "returncode"), [(30, 0), (31, 1)])
 def test_at_most_30_rate_limit_waits_in_a_row(
     start_emulator, run_tap, refusals: int, returncode: int
@@ -85,7 +77,6 @@ def test_at_most_30_rate_limit_waits_in_a_row(
         assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 def test_one_request_alone_until_the_first_answer(start_emulator, run_tap) -> None:
     """Until a response tells the limits, one request goes alone (rate-limits.md): the
     first answer takes a second, and nothing else reaches the emulator meanwhile;
@@ -104,32 +95,6 @@ def test_one_request_alone_until_the_first_answer(start_emulator, run_tap) -> No
     assert run.record_set() == truth_of(account, pairs)
 
 
-def test_every_request_has_a_10_second_connect_timeout(monkeypatch) -> None:
-    """README: "connect timeout is 10 s", read timeout `request_timeout`: as they reach
-    the transport, for API calls and OAuth token requests alike."""
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-    config = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "refresh_token": REFRESH_TOKEN,
-        "request_timeout": 42,
-        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
-    }
-    tap = TapHubSpotAssociations(config=config, parse_env_config=False)
-    adapter = RecordingAdapter()
-    tap.client.session.mount("https://", adapter)
-    tap.client.get("/crm-object-schemas/2026-03/schemas", list_key="results")
-    assert [sent["url"] for sent in adapter.sent] == [
-        "https://api.hubapi.com/oauth/v1/token",
-        "https://api.hubapi.com/crm-object-schemas/2026-03/schemas",
-    ]
-    for sent in adapter.sent:
-        assert tuple(sent["timeout"]) == (10, 42)
-        assert sent["verify"] is True
-
-
-@pytest.mark.e2e
 def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     limit = RateLimit(max_requests=10, interval_ms=1000, arrival_grace=ARRIVAL_GRACE)
@@ -141,7 +106,6 @@ def test_announced_limits_are_kept_without_429s(start_emulator, run_tap) -> None
     assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 def test_slots_other_clients_hold_are_left_to_them(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     limit = RateLimit(
@@ -155,66 +119,6 @@ def test_slots_other_clients_hold_are_left_to_them(start_emulator, run_tap) -> N
     assert run.record_set() == truth_of(account, pairs)
 
 
-def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> None:
-    now = [100.0]
-    budget = RateBudget(max_wait=300, max_requests=100, clock=lambda: now[0])
-    never = threading.Event()
-    sent = budget.acquire(never)
-    assert sent == 100.0
-    now[0] = 100.05
-    budget.release(sent, {})  # answered at once: dated by its response
-    now[0] = 102.0
-    sent = budget.acquire(never)
-    assert sent is not None
-    now[0] = 103.0
-    budget.release(sent, {})  # slow answer: dated by its arrival, 100 ms after sending
-    headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
-    assert budget.wait_after_429(headers) == pytest.approx(1.05)
-    now[0] = 104.5
-    assert budget.wait_after_429(headers) == pytest.approx(1.6)
-    assert budget.wait_after_429({"Retry-After": "7"}) == 7.0
-    now[0] = 200.0
-    assert budget.wait_after_429({}) == 10.0
-
-
-def test_searches_keep_to_5_a_second_of_their_own() -> None:
-    """docs/hubspot-api.md: CRM search allows 5 requests a second, announced by no header. The
-    "no 429" tests against the emulator tolerate late arrivals (`ARRIVAL_GRACE`), so the
-    pacing the tap sets up is pinned here: 5 requests, a 1-second window."""
-    config = {
-        "access_token": TOKEN,
-        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
-    }
-    budget = TapHubSpotAssociations(config=config, parse_env_config=False).client.search_budget
-    budget.release(budget.acquire(GivingUp()) or 0.0, {})
-    assert (budget.limit, budget.window) == (5, 1.0)
-
-
-def test_the_budget_keeps_under_every_announced_limit() -> None:
-    now = [0.0]
-    budget = RateBudget(max_wait=300, max_requests=100, clock=lambda: now[0])
-    never = threading.Event()
-    assert budget.limit == 1, "one request alone until HubSpot tells its limits"
-    budget.release(budget.acquire(never) or 0.0, {})
-    assert budget.limit == 100
-    budget.release(
-        budget.acquire(never) or 0.0,
-        {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Interval-Milliseconds": "2000"},
-    )
-    assert budget.limit == 20, "the user's 100 per 10 s, on HubSpot's 2 s window"
-    headers = {
-        "X-HubSpot-RateLimit-Max": "10",
-        "X-HubSpot-RateLimit-Interval-Milliseconds": "2000",
-        "X-HubSpot-RateLimit-Remaining": "2",
-    }
-    budget.release(budget.acquire(never) or 0.0, headers)
-    assert budget.limit == 10
-    # 3 of ours in the window, 2 remaining of 10: others hold 5, and one more is left
-    # to them while they share the window (arrival order is uncertain by one).
-    assert free_slots_now(budget) == 1, "slots other clients hold stay free, with one to spare"
-
-
-@pytest.mark.e2e
 def test_daily_limit_stops_the_run_at_once(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     emulator = start_emulator(account, page_size=5, rate_limit=RateLimit(daily=3))
@@ -227,7 +131,6 @@ def test_daily_limit_stops_the_run_at_once(start_emulator, run_tap) -> None:
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.e2e
 def test_transient_failures_and_broken_bodies_are_retried(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     faults = Faults(server_error=0.15, html_502=0.1, truncated_body=0.15, locked=0.03)
@@ -239,7 +142,6 @@ def test_transient_failures_and_broken_bodies_are_retried(start_emulator, run_ta
     assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 def test_each_kind_of_transient_failure_is_retried(start_emulator, run_tap) -> None:
     account, pairs = seeded_account(PAIRS)
     script = ("server_error", "locked", "migrating", "html_502", "truncated", "reset")
@@ -256,7 +158,6 @@ def test_each_kind_of_transient_failure_is_retried(start_emulator, run_tap) -> N
     assert "connection to 127.0.0.1:" in retries[-1] and "not the expected JSON" in retries[-2]
 
 
-@pytest.mark.e2e
 def test_a_server_that_does_not_answer_times_out_and_is_retried(start_emulator, run_tap) -> None:
     """Three requests stall (scripted: at a rate of one in two, a request stalled 11 times
     in a row about once in a hundred runs, and the backoff made the run last 20-80 s)."""
@@ -270,7 +171,6 @@ def test_a_server_that_does_not_answer_times_out_and_is_retried(start_emulator, 
     assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 def test_persistent_server_errors_give_up_after_bounded_retries(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account, faults=Faults(server_error=1.0))
@@ -281,7 +181,6 @@ def test_persistent_server_errors_give_up_after_bounded_retries(start_emulator, 
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.e2e
 def test_invalid_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account)
@@ -297,7 +196,6 @@ def test_invalid_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
     assert sum(emulator.stats.requests.values()) == 1, "by one request"
 
 
-@pytest.mark.e2e
 def test_missing_scopes_are_named(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("deals", "companies"): 5})
     emulator = start_emulator(account)
@@ -309,7 +207,6 @@ def test_missing_scopes_are_named(start_emulator, run_tap) -> None:
     assert "crm.objects.companies.read" in run.error_lines()[-1]
 
 
-@pytest.mark.e2e
 def test_bad_request_shows_hubspots_message_and_correlation_id(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account, faults=Faults(script=("bad_request",)))
@@ -321,7 +218,6 @@ def test_bad_request_shows_hubspots_message_and_correlation_id(start_emulator, r
     assert batch_reads(emulator) == 1
 
 
-@pytest.mark.e2e
 def test_an_unknown_object_type_is_named_with_the_nearest_one(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5, ("p4242_cars", "deals"): 5})
     emulator = start_emulator(account)
@@ -354,7 +250,6 @@ def oauth_run(start_emulator, run_tap, faults: Faults, **token_lifetimes):
     return account, pairs, emulator, run
 
 
-@pytest.mark.e2e
 def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> None:
     """The token claims one second of life (and would really last a minute): the second
     batch read stalls 1.5 s, so every request after it must carry a new token, fetched
@@ -369,7 +264,6 @@ def test_oauth_tokens_are_refreshed_ahead_of_expiry(start_emulator, run_tap) -> 
     assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 def test_an_expired_token_is_refreshed_once_on_401(start_emulator, run_tap) -> None:
     """HubSpot calls the token expired (401 EXPIRED_AUTHENTICATION) though its claimed
     life is half an hour: one new token, the request sent again, the run goes on."""
@@ -381,7 +275,6 @@ def test_an_expired_token_is_refreshed_once_on_401(start_emulator, run_tap) -> N
     assert run.record_set() == truth_of(account, pairs)
 
 
-@pytest.mark.e2e
 def test_a_refused_refresh_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 5})
     emulator = start_emulator(account, oauth_clients={CLIENT_ID: (CLIENT_SECRET, "other")})

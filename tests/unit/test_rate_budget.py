@@ -15,7 +15,9 @@ from tap_hubspot_associations.rate_budget import (
     announced_wait,
     header_count,
 )
+from tap_hubspot_associations.tap import TapHubSpotAssociations
 from tests.fakes import Clock, GivingUp, RecordingEvent, free_slots_now
+from tests.helpers import TOKEN
 
 
 @pytest.mark.parametrize(
@@ -306,3 +308,65 @@ def test_a_long_wait_for_a_slot_is_said_while_it_lasts(caplog: pytest.LogCapture
     assert max(stopper.waits) <= 10, "no step longer than the interval"
     assert len(caplog.messages) == 2, caplog.messages
     assert caplog.messages[0].startswith("waited 10 s so far for a free slot of the rate budget")
+
+
+# The budget inside the client ---------------------------------------------------------
+
+
+def test_wait_after_429_without_retry_after_lasts_until_the_window_frees() -> None:
+    now = [100.0]
+    budget = RateBudget(max_wait=300, max_requests=100, clock=lambda: now[0])
+    never = threading.Event()
+    sent = budget.acquire(never)
+    assert sent == 100.0
+    now[0] = 100.05
+    budget.release(sent, {})  # answered at once: dated by its response
+    now[0] = 102.0
+    sent = budget.acquire(never)
+    assert sent is not None
+    now[0] = 103.0
+    budget.release(sent, {})  # slow answer: dated by its arrival, 100 ms after sending
+    headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "4000"}
+    assert budget.wait_after_429(headers) == pytest.approx(1.05)
+    now[0] = 104.5
+    assert budget.wait_after_429(headers) == pytest.approx(1.6)
+    assert budget.wait_after_429({"Retry-After": "7"}) == 7.0
+    now[0] = 200.0
+    assert budget.wait_after_429({}) == 10.0
+
+
+def test_searches_keep_to_5_a_second_of_their_own() -> None:
+    """docs/hubspot-api.md: CRM search allows 5 requests a second, announced by no header. The
+    "no 429" tests against the emulator tolerate late arrivals (`ARRIVAL_GRACE`), so the
+    pacing the tap sets up is pinned here: 5 requests, a 1-second window."""
+    config = {
+        "access_token": TOKEN,
+        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
+    }
+    budget = TapHubSpotAssociations(config=config, parse_env_config=False).client.search_budget
+    budget.release(budget.acquire(GivingUp()) or 0.0, {})
+    assert (budget.limit, budget.window) == (5, 1.0)
+
+
+def test_the_budget_keeps_under_every_announced_limit() -> None:
+    now = [0.0]
+    budget = RateBudget(max_wait=300, max_requests=100, clock=lambda: now[0])
+    never = threading.Event()
+    assert budget.limit == 1, "one request alone until HubSpot tells its limits"
+    budget.release(budget.acquire(never) or 0.0, {})
+    assert budget.limit == 100
+    budget.release(
+        budget.acquire(never) or 0.0,
+        {"X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Interval-Milliseconds": "2000"},
+    )
+    assert budget.limit == 20, "the user's 100 per 10 s, on HubSpot's 2 s window"
+    headers = {
+        "X-HubSpot-RateLimit-Max": "10",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "2000",
+        "X-HubSpot-RateLimit-Remaining": "2",
+    }
+    budget.release(budget.acquire(never) or 0.0, headers)
+    assert budget.limit == 10
+    # 3 of ours in the window, 2 remaining of 10: others hold 5, and one more is left
+    # to them while they share the window (arrival order is uncertain by one).
+    assert free_slots_now(budget) == 1, "slots other clients hold stay free, with one to spare"

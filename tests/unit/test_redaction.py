@@ -9,10 +9,9 @@ from urllib.parse import quote, quote_plus
 import pytest
 from singer_sdk.configuration import _dict_config as dict_config
 
-from hubspot_emulator import Faults
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.redaction import MASK, Secrets
-from tests.helpers import SECRETS, config_for, leaked, seeded_account
+from tests.helpers import SECRETS, leaked
 
 SECRET = 'cs/abc+de=fg"q\\uo\u00e9te'
 
@@ -74,13 +73,3 @@ def test_the_suite_wide_scan_finds_a_secret_anywhere_in_what_was_captured() -> N
     outputs = ["a first run's output", f"a log line quoting {planted} in passing"]
     assert leaked(outputs, (*SECRETS, planted)) == [planted]
     assert leaked(outputs[:1], (*SECRETS, planted)) == []
-
-
-@pytest.mark.e2e
-def test_a_rejected_token_never_shows_in_the_output(start_emulator, run_tap) -> None:
-    account, pairs = seeded_account({("contacts", "companies"): 5})
-    emulator = start_emulator(account, faults=Faults(script=("server_error",)))
-    config = {**config_for(emulator, pairs), "access_token": "pat-na1-rejected-secret"}
-    run = run_tap(config, emulator=emulator)
-    assert run.returncode == 1
-    assert leaked([run.stdout, run.stderr], ("pat-na1-rejected-secret",)) == []

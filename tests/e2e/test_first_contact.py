@@ -20,8 +20,6 @@ from tests.helpers import (
     truth_of,
 )
 
-pytestmark = pytest.mark.e2e
-
 
 def assert_one_error_before_any_output(run: TapRun, *expected: str) -> None:
     assert run.returncode == 1, run.stderr

@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from hubspot_emulator import Account, Emulator, Faults, RateLimit
 from tests.helpers import (
     ARRIVAL_GRACE,
@@ -29,8 +27,6 @@ from tests.helpers import (
     tap_command,
     truth_of,
 )
-
-pytestmark = pytest.mark.e2e
 
 CONTACTS = ("contacts", "companies")
 COMPANIES = ("companies", "contacts")

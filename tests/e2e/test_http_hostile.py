@@ -20,8 +20,6 @@ from tap_hubspot_associations.errors import HubSpotError, Transient
 from tap_hubspot_associations.transport import hubspot_session, send_once
 from tests.fakes import RecordingEvent, gzip_bomb
 
-pytestmark = pytest.mark.e2e
-
 NO_HANG = 30.0
 """Seconds past which a test calls it a hang; far above what any of them needs."""
 OK = (

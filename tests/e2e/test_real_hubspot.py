@@ -15,8 +15,6 @@ from tests.helpers import (
     truth_of,
 )
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.mark.parametrize(
     ("from_type", "to_type"),

@@ -16,8 +16,6 @@ from hubspot_emulator import Emulator
 from tap_hubspot_associations.tap import TapHubSpotAssociations
 from tests.helpers import FAST_RATE, TOKEN, seeded_account, truth_of
 
-pytestmark = pytest.mark.e2e
-
 ACCOUNT, PAIRS = seeded_account(
     {("contacts", "companies"): 60, ("deals", "0-1"): 30, ("p4242_cars", "contacts"): 20}
 )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from hubspot_emulator import Faults
 from tests.helpers import (
     as_truth,
@@ -18,8 +16,6 @@ from tests.helpers import (
     tap_command,
     truth_of,
 )
-
-pytestmark = pytest.mark.e2e
 
 PAIRS = {("contacts", "companies"): 120, ("deals", "contacts"): 40}
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from hubspot_emulator import Account, Faults
 from tests.helpers import config_for, seeded_account, truth_of
-
-pytestmark = pytest.mark.e2e
 
 
 def many_types_account() -> tuple[Account, dict[tuple[str, str], list[int]]]:

@@ -4,7 +4,7 @@ commands, jobs and schedules, and `meltano run` from the emulator into a real Po
 Two kinds of project: this repository's own (meltano.yml, the tap installed from the
 checkout, target-postgres from PyPI), and a fresh one made by `meltano init` and
 `meltano add --from-ref` of the plugin definition, as a user without a clone does (there
-the tap is this checkout's, so no install is needed; tests/test_packaging.py installs it
+the tap is this checkout's, so no install is needed; tests/e2e/test_packaging.py installs it
 from the wheel).
 """
 
@@ -48,8 +48,6 @@ from tests.pipelines import (
     new_project,
     postgres_cluster,
 )
-
-pytestmark = pytest.mark.e2e
 
 TAP = "tap-hubspot-associations"
 PAIRS = {("contacts", "companies"): 150, ("deals", "contacts"): 60}

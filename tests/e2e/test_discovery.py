@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from hubspot_emulator import STANDARD_TYPES, Account, Faults
 from tests.helpers import (
     association_records,
@@ -18,8 +16,6 @@ from tests.helpers import (
     tap_command,
     truth_of,
 )
-
-pytestmark = pytest.mark.e2e
 
 LISTED = 1_250
 

@@ -27,8 +27,6 @@ from tests.helpers import (
     truth_of,
 )
 
-pytestmark = pytest.mark.e2e
-
 PAIRS = {("contacts", "companies"): 300, ("deals", "contacts"): 100}
 CONCURRENCY = 4
 BATCH = 25

@@ -36,8 +36,6 @@ from tests.helpers import (
 )
 from tests.pipelines import MELTANO
 
-pytestmark = pytest.mark.e2e
-
 VERSION = version("tap-hubspot-associations")
 TAP = "tap-hubspot-associations"
 UV = MELTANO.parent / "uv"

@@ -30,8 +30,6 @@ from tests.helpers import (
     tap_command,
 )
 
-pytestmark = pytest.mark.e2e
-
 PAIR = ("contacts", "companies")
 STREAM = "contacts_to_companies"
 WITH_COMPANIES = 1_500

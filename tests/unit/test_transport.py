@@ -1,8 +1,9 @@
 """`send_once` and `json_object` in process: what one HTTP exchange may and may not do.
 
 The test doubles (a scripted transport, a clock, a cancel event that records waits
-instead of sleeping) live in `tests.helpers`: nothing leaves the process and no test
-sleeps.
+instead of sleeping) live in `tests.fakes`: nothing leaves the process and no test
+sleeps. Last, what reaches the transport for the tap's own requests: the timeouts and
+TLS verification.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import requests
 import urllib3
 
 from tap_hubspot_associations.errors import HubSpotError, Transient
+from tap_hubspot_associations.tap import TapHubSpotAssociations
 from tap_hubspot_associations.transport import MAX_BODY_BYTES, json_object, send_once
 from tests.fakes import (
     API,
@@ -23,10 +25,12 @@ from tests.fakes import (
     Clock,
     DripBody,
     EndlessBody,
+    RecordingAdapter,
     Transport,
     gzip_bomb,
     session_with,
 )
+from tests.helpers import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
 
 def send(transport: Transport, *, clock: Clock | None = None, timeout: float = 5.0) -> Any:
@@ -139,3 +143,55 @@ def test_a_tls_failure_is_named_and_final() -> None:
     expected = r"^TLS with api\.test:443 failed \(wrong version number\)"
     with pytest.raises(HubSpotError, match=expected):
         send(Transport(Canned(error=broken)))
+
+
+# What reaches the wire ---------------------------------------------------------------
+
+
+def test_every_request_has_a_10_second_connect_timeout(monkeypatch) -> None:
+    """README: "connect timeout is 10 s", read timeout `request_timeout`: as they reach
+    the transport, for API calls and OAuth token requests alike."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    config = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": REFRESH_TOKEN,
+        "request_timeout": 42,
+        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
+    }
+    tap = TapHubSpotAssociations(config=config, parse_env_config=False)
+    adapter = RecordingAdapter()
+    tap.client.session.mount("https://", adapter)
+    tap.client.get("/crm-object-schemas/2026-03/schemas", list_key="results")
+    assert [sent["url"] for sent in adapter.sent] == [
+        "https://api.hubapi.com/oauth/v1/token",
+        "https://api.hubapi.com/crm-object-schemas/2026-03/schemas",
+    ]
+    for sent in adapter.sent:
+        assert tuple(sent["timeout"]) == (10, 42)
+        assert sent["verify"] is True
+
+
+def test_tls_verification_stays_on(monkeypatch) -> None:
+    """What reaches the transport for a real request: `verify` on, to HubSpot's https URL
+    (not just the session's default, which the tap could override per request)."""
+    from tap_hubspot_associations.tap import TapHubSpotAssociations
+
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    config = {
+        "access_token": "pat-na1-test-0000-secret-token",
+        "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
+    }
+    tap = TapHubSpotAssociations(config=config, parse_env_config=False)
+    adapter = RecordingAdapter()
+    tap.client.session.mount("https://", adapter)
+    tap.client.post(
+        "/crm/associations/2026-03/contacts/companies/batch/read",
+        {"inputs": []},
+        list_key="results",
+    )
+    (sent,) = adapter.sent
+    assert sent["url"].startswith("https://api.hubapi.com/")
+    assert sent["verify"] is True

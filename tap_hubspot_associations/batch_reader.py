@@ -14,26 +14,35 @@ import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from tap_hubspot_associations.answers import (
+    BatchAnswer,
+    Record,
+    error_ids,
+    error_text,
+    is_no_associations,
+    next_after,
+    records_of,
+    results_of,
+)
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, Cancelled, HubSpotError
 from tap_hubspot_associations.handover import HandOver
-from tap_hubspot_associations.ids import Ids, record_id
+from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.retry import retry_delay
 from tap_hubspot_associations.state import Bookmark
 
-NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
+Answer = BatchAnswer | dict[str, Any]
+"""A batch-read answer: typed when it fits, else plain JSON read part by part."""
 REORDER_WINDOW = 2
 _LISTED_FAILURES = 20
 MAX_FAILED_IDS = 1000
 """More ids given up on than this, and the pass is broken, not unlucky: it stops (the
 bookmark keeps every failed id, and STATE must stay small)."""
-
-Record = dict[str, Any]
 
 
 @dataclass
@@ -144,7 +153,7 @@ class BatchReader:
 
     def batches(self) -> Iterator[list[Record]]:
         """Yield the records of each batch request as it completes."""
-        answers: HandOver[tuple[_Batch, dict[str, Any]]] = HandOver(self._max_concurrency)
+        answers: HandOver[tuple[_Batch, Answer]] = HandOver(self._max_concurrency)
         self._cancel = answers.cancelled
         executor = ThreadPoolExecutor(self._max_concurrency, thread_name_prefix="batch-read")
         running = 0
@@ -163,7 +172,7 @@ class BatchReader:
             executor.shutdown(wait=False, cancel_futures=True)
             self._ids.close()  # whatever fetches ids stops too
 
-    def _answer(self, batch: _Batch, answers: HandOver[tuple[_Batch, dict[str, Any]]]) -> None:
+    def _answer(self, batch: _Batch, answers: HandOver[tuple[_Batch, Answer]]) -> None:
         """One batch request, in a worker thread: its answer or its failure handed over."""
         try:
             answers.put([(batch, self._request(batch.inputs))])
@@ -183,7 +192,7 @@ class BatchReader:
             and len(self._unfinished) < REORDER_WINDOW * self._max_concurrency
         )
 
-    def _request(self, inputs: list[_Input]) -> dict[str, Any]:
+    def _request(self, inputs: list[_Input]) -> Answer:
         if all(item.attempts for item in inputs):
             attempt = max(item.attempts for item in inputs)
             self._cancel.wait(retry_delay(attempt))
@@ -203,10 +212,11 @@ class BatchReader:
                 item.after, item.saved = None, False
             return self._post(inputs)
 
-    def _post(self, inputs: list[_Input]) -> dict[str, Any]:
-        return self._client.post(
+    def _post(self, inputs: list[_Input]) -> Answer:
+        return self._client.post_typed(
             self._path,
             {"inputs": [_input_json(item) for item in inputs]},
+            BatchAnswer,
             list_key="results",
             cancel=self._cancel,
         )
@@ -240,7 +250,7 @@ class BatchReader:
         while self._unfinished and self._unfinished[0].done:
             self._completed_position = self._unfinished.popleft().position
 
-    def _absorb(self, batch: _Batch, body: Mapping[str, Any]) -> list[Record]:
+    def _absorb(self, batch: _Batch, answer: Answer) -> list[Record]:
         self._complete(batch)
         sent = {item.id: item for item in batch.inputs}
         done: set[str] = set()
@@ -248,16 +258,20 @@ class BatchReader:
         records: list[Record] = []
         looping: set[str] = set()
         unexpected = 0
-        for result in body["results"]:
-            from_id = _from_id(result)
-            if from_id not in sent or from_id in done:
+        results, errors = results_of(answer)
+        for from_id, result in results:
+            if from_id is None or from_id not in sent or from_id in done:
                 unexpected += 1
                 continue
             item = sent[from_id]
             try:
-                found = self._records_of(from_id, result)
-                after = _next_after(result)
-            except (TypeError, ValueError, KeyError, AttributeError):
+                if result is None:
+                    raise ValueError(from_id)
+                found = records_of(
+                    result, from_id, self._from_type, self._to_type, self._category_of
+                )
+                after = next_after(result)
+            except ValueError:
                 problems[from_id] = "malformed result"
                 continue
             if after is not None and after in item.cursors_seen | {item.after}:
@@ -275,17 +289,17 @@ class BatchReader:
                 self._queued[from_id] = _Input(
                     from_id, after, cursors_seen=item.cursors_seen | {after}
                 )
-        for error in body.get("errors") or []:
-            for from_id in _error_ids(error):
+        for error in errors:
+            for from_id in error_ids(error):
                 if from_id not in sent or from_id in done:
                     continue
-                if _is_no_associations(error):
+                if is_no_associations(error):
                     done.add(from_id)
                     problems.pop(from_id, None)
                     if sent[from_id].after is None:
                         self.coverage.ids_without_associations += 1
                 else:
-                    problems[from_id] = _error_text(error)
+                    problems[from_id] = error_text(error)
         if unexpected:
             self._logger.warning(
                 "%d results of a batch were for ids not requested (or repeated); ignored",
@@ -297,33 +311,6 @@ class BatchReader:
             elif from_id not in done:
                 self._retry(item, problems.get(from_id, "missing from the response"))
         self.coverage.records += len(records)
-        return records
-
-    def _records_of(self, from_id: str, result: Mapping[str, Any]) -> list[Record]:
-        """The records of one result; ValueError when any value is not what HubSpot
-        sends, as a wrong value would become a wrong primary key."""
-        records = []
-        targets = result["to"]
-        if not isinstance(targets, list):
-            raise ValueError(targets)
-        for target in targets:
-            to_id = record_id(target["toObjectId"])
-            kinds = target["associationTypes"]
-            if not isinstance(kinds, list):
-                raise ValueError(kinds)
-            for kind in kinds:
-                category, type_id, label = association_type(kind, self._category_of)
-                records.append(
-                    {
-                        "from_object_type": self._from_type,
-                        "from_id": from_id,
-                        "to_object_type": self._to_type,
-                        "to_id": to_id,
-                        "category": category,
-                        "type_id": type_id,
-                        "label": label,
-                    }
-                )
         return records
 
     def _retry(self, item: _Input, problem: str) -> None:
@@ -354,94 +341,5 @@ class BatchReader:
             )
 
 
-def association_type_fields(
-    kind: object, category_of: Callable[[int], str] | None = None
-) -> Record:
-    """The fields of a record naming one association type (see `association_type`)."""
-    category, type_id, label = association_type(kind, category_of)
-    return {"category": category, "type_id": type_id, "label": label}
-
-
-def association_type(
-    kind: object, category_of: Callable[[int], str] | None = None
-) -> tuple[str, int, str | None]:
-    """Category, type id and label of one association type, of an association or of a
-    label definition; ValueError unless `kind` holds exactly what HubSpot sends.
-
-    Some of HubSpot's documents show association types without `category`: then
-    `category_of` gives it, from the pair's label definitions. (Exact type checks: this
-    runs for every record, and JSON gives dicts, ints and strings, never subclasses.)
-    """
-    if type(kind) is not dict:
-        raise ValueError(kind)
-    type_id, label = kind["typeId"], kind.get("label")
-    if type(type_id) is not int or not 0 <= type_id < 2**63:  # a bool's type is bool
-        raise ValueError(type_id)
-    if "category" in kind or category_of is None:
-        category = kind["category"]
-    else:
-        category = category_of(type_id)
-    if type(category) is not str or not category:
-        raise ValueError(category)
-    if label is not None and type(label) is not str:
-        raise ValueError(label)
-    return category, type_id, label
-
-
 def _input_json(item: _Input) -> dict[str, str]:
     return {"id": item.id} if item.after is None else {"id": item.id, "after": item.after}
-
-
-def _from_id(result: object) -> str | None:
-    if not isinstance(result, Mapping) or not isinstance(result.get("from"), Mapping):
-        return None
-    try:
-        return record_id(result["from"].get("id"))
-    except ValueError:
-        return None
-
-
-def _next_after(result: Mapping[str, Any]) -> str | None:
-    """The cursor of the id's next page; None on its last page."""
-    paging = result.get("paging")
-    if paging is None or paging.get("next") is None:
-        return None
-    after = paging["next"]["after"]
-    if not isinstance(after, str) or not after:
-        raise ValueError(after)
-    return after
-
-
-def _error_ids(error: object) -> list[str]:
-    """The inputs an error entry is about: `context.fromObjectId` (observed on v4) or
-    `id` (the 2026-03 reference)."""
-    if not isinstance(error, Mapping):
-        return []
-    context = error.get("context")
-    listed = context.get("fromObjectId") if isinstance(context, Mapping) else None
-    ids = [*(listed if isinstance(listed, list) else []), error.get("id")]
-    found = []
-    for id_ in ids:
-        try:
-            found.append(record_id(id_))
-        except ValueError:
-            continue
-    return found
-
-
-def _is_no_associations(error: object) -> bool:
-    """Whether an error entry says its input has no associations; `subCategory` is a
-    string (observed) or an object (the 2026-03 reference)."""
-    sub_category = error.get("subCategory") if isinstance(error, Mapping) else None
-    if isinstance(sub_category, Mapping):
-        return NO_ASSOCIATIONS_FOUND in (str(v) for v in sub_category.values())
-    return sub_category == NO_ASSOCIATIONS_FOUND
-
-
-def _error_text(error: object) -> str:
-    if not isinstance(error, Mapping):
-        return "unreadable error"
-    parts = [
-        str(error.get(key)) for key in ("category", "subCategory", "message") if error.get(key)
-    ]
-    return ": ".join(parts)[:300] or "error without a message"

@@ -16,8 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 import requests
 
 from tap_hubspot_associations.auth import Auth
@@ -38,6 +39,7 @@ from tap_hubspot_associations.rate_budget import (
 from tap_hubspot_associations.retry import retry_delays
 from tap_hubspot_associations.transport import Reply, json_object, one_line, send_once
 
+T = TypeVar("T")
 LOCKED_MIN_WAIT_SECONDS = 2.0
 """HubSpot asks clients to wait at least this long after a 423 (locked)."""
 MAX_RATE_LIMITED_WAITS = 30
@@ -52,6 +54,8 @@ class _Answer:
     body: dict[str, Any] | None
     token: str
     """The token the request was sent with: renewal replaces it only if still current."""
+    typed: Any = None
+    """The answer decoded into the type the caller asked for, when it fits (else None)."""
 
 
 class HubSpotClient:
@@ -102,21 +106,46 @@ class HubSpotClient:
 
         Setting `cancel` makes waits and retries stop at once with `Cancelled`.
         """
-        return self._send("POST", path, body, list_key, cancel or threading.Event(), ())
+        answer: dict[str, Any] = self._send(
+            "POST", path, body, list_key, cancel or threading.Event(), ()
+        )
+        return answer
+
+    def post_typed(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        answer_type: type[T],
+        *,
+        list_key: str,
+        cancel: threading.Event | None = None,
+    ) -> T | dict[str, Any]:
+        """POST JSON; a 200 or 207 answer that fits `answer_type` is decoded straight into
+        it (msgspec, in one pass in C: most of what reading a large answer costs). One
+        that does not fit comes back as plain JSON, judged as `post` judges it, for the
+        caller to read part by part."""
+        answer: T | dict[str, Any] = self._send(
+            "POST", path, body, list_key, cancel or threading.Event(), (), answer_type
+        )
+        return answer
 
     def search(
         self, path: str, body: Mapping[str, Any], *, cancel: threading.Event | None = None
     ) -> dict[str, Any]:
         """POST a CRM search, paced by search's own per-second limit as well."""
-        return self._send(
+        answer: dict[str, Any] = self._send(
             "POST", path, body, "results", cancel or threading.Event(), (self.search_budget,)
         )
+        return answer
 
     def get(
         self, path: str, *, list_key: str, cancel: threading.Event | None = None
     ) -> dict[str, Any]:
         """GET `path` (query included); the answer must hold a list at `list_key`."""
-        return self._send("GET", path, None, list_key, cancel or threading.Event(), ())
+        answer: dict[str, Any] = self._send(
+            "GET", path, None, list_key, cancel or threading.Event(), ()
+        )
+        return answer
 
     def _send(
         self,
@@ -126,9 +155,10 @@ class HubSpotClient:
         list_key: str,
         cancel: threading.Event,
         own_limits: tuple[RateBudget, ...],
-    ) -> dict[str, Any]:
+        answer_type: type | None = None,
+    ) -> Any:
         """Send until an answer comes, paced by `own_limits` (an endpoint's own limits)
-        and then by the app's budget."""
+        and then by the app's budget; the body as plain JSON, or as `answer_type`."""
         url = self.api_url + path
         budgets = (*own_limits, self.budget)
         delays = retry_delays()
@@ -137,7 +167,9 @@ class HubSpotClient:
         renewals = 0
         while True:
             try:
-                answer = self._exchange(method, url, body, budgets, cancel)
+                answer = self._exchange(method, url, body, budgets, cancel, answer_type)
+                if answer.typed is not None:
+                    return answer.typed  # a complete answer of the expected shape
                 return self._outcome(answer, list_key, budgets[0], cancel, renewals=renewals)
             except Renewed:
                 renewals += 1
@@ -169,6 +201,7 @@ class HubSpotClient:
         body: Mapping[str, Any] | None,
         budgets: tuple[RateBudget, ...],
         cancel: threading.Event,
+        answer_type: type | None = None,
     ) -> _Answer:
         """Send once, holding a slot of every budget; the answer as it came.
 
@@ -207,6 +240,13 @@ class HubSpotClient:
             for budget, sent_at in slots:
                 announced = headers if budget is self.budget else {}
                 budget.release(sent_at, announced, refused=refused)
+        if answer_type is not None and reply.status in (200, 207):
+            try:
+                typed: Any = msgspec.json.decode(reply.content, type=answer_type)
+            except (ValueError, RecursionError):
+                pass  # read as plain JSON and judged below
+            else:
+                return _Answer(reply, None, token, typed)
         return _Answer(reply, json_object(reply.content), token)
 
     def _outcome(

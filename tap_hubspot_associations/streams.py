@@ -12,7 +12,8 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_hubspot_associations import sdk_hooks
-from tap_hubspot_associations.batch_reader import BatchReader, Coverage, association_type_fields
+from tap_hubspot_associations.answers import association_type_fields
+from tap_hubspot_associations.batch_reader import BatchReader, Coverage
 from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids

@@ -1,19 +1,25 @@
-"""How the batch-read engine reads one response's parts, in process."""
+"""How one batch-read answer is read, in process: typed when it fits, part by part when
+it does not, with the same records either way."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
-from tap_hubspot_associations.batch_reader import (
+from tap_hubspot_associations.answers import (
     NO_ASSOCIATIONS_FOUND,
-    _error_ids,
-    _error_text,
-    _from_id,
-    _is_no_associations,
-    _next_after,
+    BatchAnswer,
+    Result,
     association_type_fields,
+    error_ids,
+    error_text,
+    from_id,
+    is_no_associations,
+    next_after,
+    records_of,
+    results_of,
 )
 
 NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
@@ -31,7 +37,7 @@ NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
     ],
 )
 def test_an_error_names_its_input_in_either_form(error: object, ids: list[str]) -> None:
-    assert _error_ids(error) == ids
+    assert error_ids(error) == ids
 
 
 @pytest.mark.parametrize(
@@ -45,7 +51,7 @@ def test_an_error_names_its_input_in_either_form(error: object, ids: list[str]) 
     ],
 )
 def test_no_associations_as_a_string_or_an_object(sub_category: object, expected: bool) -> None:
-    assert _is_no_associations({"subCategory": sub_category}) is expected
+    assert is_no_associations({"subCategory": sub_category}) is expected
 
 
 def test_a_type_without_category_takes_it_from_the_label_definitions() -> None:
@@ -93,16 +99,90 @@ def test_values_hubspot_never_sends_are_refused(kind: object) -> None:
     ],
 )
 def test_the_from_id_of_a_result(result: object, expected: str | None) -> None:
-    assert _from_id(result) == expected
+    assert from_id(result) == expected
+
+
+def result(**fields: Any) -> Result:
+    return msgspec.convert({"from": {"id": "101"}, "to": [], **fields}, Result)
 
 
 def test_the_next_cursor_of_a_result() -> None:
-    assert _next_after({"paging": {"next": {"after": "MTAx", "link": "?after=MTAx"}}}) == "MTAx"
-    assert _next_after({}) is None
-    assert _next_after({"paging": {}}) is None
-    for broken in ({"after": 5}, {"after": ""}, {}):
-        with pytest.raises((ValueError, KeyError)):
-            _next_after({"paging": {"next": broken}})
+    paging = {"next": {"after": "MTAx", "link": "?after=MTAx"}}
+    assert next_after(result(paging=paging)) == "MTAx"
+    assert next_after(result()) is None
+    assert next_after(result(paging={})) is None
+    assert next_after(result(paging=None)) is None
+    with pytest.raises(ValueError):
+        next_after(result(paging={"next": {"after": ""}}))
+    for broken in ({"after": 5}, {}):
+        with pytest.raises(msgspec.ValidationError):
+            result(paging={"next": broken})
+
+
+GOOD = {
+    "from": {"id": "101"},
+    "to": [
+        {
+            "toObjectId": 12345678901,
+            "associationTypes": [
+                {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None},
+                {"category": "USER_DEFINED", "typeId": 1000, "label": "Billing contact"},
+            ],
+        }
+    ],
+    "paging": {"next": {"after": "MTAy"}},
+}
+ANSWER = {
+    "status": "COMPLETE",
+    "results": [GOOD],
+    "errors": [{"subCategory": NO_ASSOCIATIONS_FOUND, "context": {"fromObjectId": ["102"]}}],
+}
+
+
+def records_and_cursors(answer: BatchAnswer | dict[str, Any]) -> list[Any]:
+    parsed, errors = results_of(answer)
+    read = []
+    for id_, found in parsed:
+        assert found is not None
+        assert id_ is not None
+        read.append((records_of(found, id_, "contacts", "companies", None), next_after(found)))
+    return [read, errors]
+
+
+def test_a_typed_answer_and_plain_json_give_the_same_records() -> None:
+    typed = msgspec.json.decode(msgspec.json.encode(ANSWER), type=BatchAnswer)
+    assert records_and_cursors(typed) == records_and_cursors(ANSWER)
+    (([first, second], after),), errors = records_and_cursors(typed)
+    assert first == {
+        "from_object_type": "contacts",
+        "from_id": "101",
+        "to_object_type": "companies",
+        "to_id": "12345678901",
+        "category": "HUBSPOT_DEFINED",
+        "type_id": 1,
+        "label": None,
+    }
+    assert (second["type_id"], second["label"], after) == (1000, "Billing contact", "MTAy")
+    assert error_ids(errors[0]) == ["102"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"from": {"id": "103"}, "to": [{"toObjectId": True, "associationTypes": []}]},
+        {"from": {"id": "103"}, "to": "none"},
+        {"from": {"id": "103"}, "to": [], "paging": {"next": {}}},
+        {"from": {"id": "103"}},
+    ],
+)
+def test_a_malformed_result_fails_its_id_alone(broken: dict[str, Any]) -> None:
+    """An answer with one malformed result does not decode typed: read part by part, the
+    good result is read and the malformed one is marked for its id."""
+    answer = {"results": [GOOD, broken]}
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(msgspec.json.encode(answer), type=BatchAnswer)
+    parsed, _ = results_of(answer)
+    assert [(id_, found is None) for id_, found in parsed] == [("101", False), ("103", True)]
 
 
 @pytest.mark.parametrize(
@@ -119,24 +199,24 @@ def test_the_next_cursor_of_a_result() -> None:
     ],
 )
 def test_the_ids_an_error_entry_is_about(error: object, ids: list[str]) -> None:
-    assert _error_ids(error) == ids
+    assert error_ids(error) == ids
 
 
 def test_no_associations_in_both_shapes_of_sub_category() -> None:
-    assert _is_no_associations({"subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND"})
-    assert _is_no_associations({"subCategory": {"name": NO_ASSOCIATIONS_FOUND}})
-    assert not _is_no_associations({"subCategory": "crm.associations.OTHER"})
-    assert not _is_no_associations({"subCategory": {"name": "OTHER"}})
-    assert not _is_no_associations({})
-    assert not _is_no_associations(["crm.associations.NO_ASSOCIATIONS_FOUND"])
+    assert is_no_associations({"subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND"})
+    assert is_no_associations({"subCategory": {"name": NO_ASSOCIATIONS_FOUND}})
+    assert not is_no_associations({"subCategory": "crm.associations.OTHER"})
+    assert not is_no_associations({"subCategory": {"name": "OTHER"}})
+    assert not is_no_associations({})
+    assert not is_no_associations(["crm.associations.NO_ASSOCIATIONS_FOUND"])
 
 
 def test_the_text_of_an_error_entry() -> None:
     error = {"category": "INTERNAL_ERROR", "subCategory": "x.y", "message": "try again"}
-    assert _error_text(error) == "INTERNAL_ERROR: x.y: try again"
-    assert _error_text({"message": "m" * 400}) == "m" * 300
-    assert _error_text({}) == "error without a message"
-    assert _error_text(None) == "unreadable error"
+    assert error_text(error) == "INTERNAL_ERROR: x.y: try again"
+    assert error_text({"message": "m" * 400}) == "m" * 300
+    assert error_text({}) == "error without a message"
+    assert error_text(None) == "unreadable error"
 
 
 def test_association_type_fields() -> None:

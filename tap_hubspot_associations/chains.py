@@ -47,67 +47,34 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from typing import Any
 
 from tap_hubspot_associations.errors import Cancelled, HubSpotError
 from tap_hubspot_associations.handover import HandOver
-from tap_hubspot_associations.ids import last_modified_property
-from tap_hubspot_associations.paths import objects_path, search_path
+from tap_hubspot_associations.queries import Listing, Requests, TypeQueries
 from tap_hubspot_associations.ranges import (
     END,
-    LIST_PAGE_SIZE,
     SEARCH_PAGE_SIZE,
     Chain,
-    Untrusted,
-    checked_ids,
-    checked_page,
     count_shortfall,
     cut_size,
     fingerprint_of,
     in_order,
     listing_shortfall,
-    next_cursor,
     saved_ranges,
-    search_total,
     total_shortfall,
 )
 from tap_hubspot_associations.spool import IdSpool
-
-if TYPE_CHECKING:
-    from tap_hubspot_associations.client import HubSpotClient
 
 SEARCH_CHAINS = 4
 """Search chains at once: at 400 ms a response, 3 keep search's 5/s busy; more wait."""
 FETCH_AHEAD = 3000
 """Ids fetched ahead of the batches that will read them."""
-UNUSABLE_SEARCH_STATUSES = (400, 403, 404)
-"""Statuses with which HubSpot refuses a search for good: the type is listed instead."""
 
 
 _WAIT = object()
 """No chain to take yet: a busy one has not said how much it has left."""
 WAIT_SECONDS = 0.05
-
-
-@dataclass
-class _Listing:
-    """The list chain's own state: HubSpot's cursor is opaque, so a listing can only go
-    on from where it is, never start in the middle."""
-
-    chain: Chain
-    cursor: str | None = None
-    seen: set[str] = field(default_factory=set)
-    previous: int = -1
-    beyond: list[int] = field(default_factory=list)
-    """Ids of the last page above the range's end, left to the chain above: read after
-    all if search proves untrustworthy and the listing goes on."""
-    exhausted: bool = False
-    """HubSpot's last page came: nothing is listed beyond it."""
-    abandoned: str | None = None
-    """Why the listing left its range to search (it listed out of order): then it is no
-    authority, and a search that fails too ends the pass."""
 
 
 class RangedIds:
@@ -119,7 +86,7 @@ class RangedIds:
         *,
         setting: str,
         object_type: str,
-        client: HubSpotClient,
+        client: Requests,
         api_version: str,
         window: tuple[int, int] | None = None,
         search_chains: int = SEARCH_CHAINS,
@@ -145,17 +112,24 @@ class RangedIds:
         self.setting = setting
         self._object_type = object_type
         self._client = client
-        self._list_path = objects_path(api_version, object_type)
-        self._search_path = search_path(api_version, object_type)
         self._window = window
         self._search_chains = search_chains
         self._logger = logger or logging.getLogger(__name__)
+        self._queries = TypeQueries(
+            setting=setting,
+            object_type=object_type,
+            client=client,
+            api_version=api_version,
+            window=window,
+            cancel=self._out.cancelled,
+            distrust=self._distrust_search,
+        )
         self._lock = threading.Lock()
         self._chains: list[Chain] | None = None
         """Every chain not yet done; None until the ranges are known."""
         self._waiting: deque[Chain] = deque()
         self._workers = 0
-        self._listing: _Listing | None = None
+        self._listing: Listing | None = None
         self._distrust: str | None = None
         """Why search is not used any more in this pass (None: it is)."""
         self._top: int | None = None
@@ -251,7 +225,7 @@ class RangedIds:
                 if chains and self._window is None:
                     listed = chains[0]
                     listed.busy = True
-                    self._listing = _Listing(listed)
+                    self._listing = Listing(listed)
                 with self._lock:
                     self._chains = list(chains)
                     self._waiting = deque(c for c in chains if c is not listed)
@@ -339,9 +313,9 @@ class RangedIds:
         search turned out untrustworthy."""
         with self._lock:
             after, high = widest.position, widest.high
-        query = self._query(SEARCH_PAGE_SIZE, "DESCENDING", after, high)
+        query = self._queries.query(SEARCH_PAGE_SIZE, "DESCENDING", after, high)
         query["after"] = str(count - SEARCH_PAGE_SIZE)
-        answer = self._search(query, after, high)
+        answer = self._queries.search(query, after, high)
         if answer is None:
             return None
         found, total, _ = answer
@@ -417,7 +391,7 @@ class RangedIds:
         assert listing is not None
         chain = listing.chain
         while not chain.fetched:
-            ids, cursor = self._list_page(listing)
+            ids, cursor = self._queries.list_page(listing)
             if not in_order(listing.previous, ids):
                 if chain.handed == 0 and self._distrust is None:
                     self._logger.warning(
@@ -439,25 +413,6 @@ class RangedIds:
             listing.cursor, listing.exhausted = cursor, cursor is None
             listing.previous = ids[-1] if ids else listing.previous
             self._hand(self._finish(chain, ids, cursor is None))
-
-    def _list_page(self, listing: _Listing) -> tuple[list[int], str | None]:
-        """The listing's next page: its ids and the cursor of the one after (None on
-        the last page); a cursor seen before fails the pass (the listing would never
-        end)."""
-        query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
-        if listing.cursor is not None:
-            query["after"] = listing.cursor
-        body = self._list(query)
-        ids = checked_ids(body["results"], "listing", self._object_type)
-        cursor = next_cursor(body, "listing", self._object_type)
-        if cursor is not None and cursor in listing.seen:
-            raise HubSpotError(
-                f"{self.setting}: HubSpot's paging of {self._object_type} returned a "
-                "cursor it had returned before; the listing would never end"
-            )
-        if cursor is not None:
-            listing.seen.add(cursor)
-        return ids, cursor
 
     def _in_pass(self, id_: int) -> bool:
         """Whether this pass reads `id_`: any, or for a resumed one, one in its ranges
@@ -493,7 +448,7 @@ class RangedIds:
             if pages:
                 ids = pages.pop()
             else:
-                ids, cursor = self._list_page(listing)
+                ids, cursor = self._queries.list_page(listing)
                 if not in_order(listing.previous, ids):
                     raise self._disorder()
                 listing.cursor, listing.exhausted = cursor, cursor is None
@@ -521,7 +476,7 @@ class RangedIds:
                 self._object_type,
             )
 
-    def _leave_to_search(self, listing: _Listing, why: str) -> None:
+    def _leave_to_search(self, listing: Listing, why: str) -> None:
         """Hand the list chain's range, from its position, to the search chains."""
         with self._lock:
             listing.abandoned = why
@@ -563,7 +518,7 @@ class RangedIds:
             if self._verify and listing is None and self._resumed is not None:
                 # A resumed pass has no listing of its own: one from the start checks
                 # the saved ranges (ids outside them were read before).
-                listing = self._listing = _Listing(Chain(-1, -1))
+                listing = self._listing = Listing(Chain(-1, -1))
             if self._verify and listing is not None and listing.abandoned is None:
                 self._verify_rest()
             with self._lock:
@@ -571,7 +526,7 @@ class RangedIds:
             return
         listing = self._listing
         if listing is None:  # a resumed pass: its ranges were to be searched
-            listing = self._listing = _Listing(Chain(-1, END))
+            listing = self._listing = Listing(Chain(-1, END))
         if listing.abandoned is not None:
             raise HubSpotError(
                 f"{self.setting}: neither search nor listing of {self._object_type} can be "
@@ -597,7 +552,7 @@ class RangedIds:
         `total`), only when the ids read fall short of the first count."""
         if self._top is None or self._counted is None or self._read_to_top >= self._counted:
             return None
-        now = self._count(-1, self._top)
+        now = self._queries.count(-1, self._top)
         return count_shortfall(self._read_to_top, self._counted, now, self._top, self._object_type)
 
     def _check_listing(self) -> None:
@@ -608,22 +563,17 @@ class RangedIds:
         chain = listing.chain
         if listing.abandoned is not None or chain.high >= END or self._distrust is not None:
             return
-        held = self._count(-1, chain.high)
+        held = self._queries.count(-1, chain.high)
         reason = listing_shortfall(chain.handed, held, chain.high, self._object_type)
         if reason is not None:
             self._distrust_search(reason)
-
-    def _count(self, after: int, high: int) -> int | None:
-        """How many ids search holds in (after, high], by its `total`."""
-        answer = self._search(self._query(1, "ASCENDING", after, high), after, high)
-        return None if answer is None else answer[1]
 
     def _run_search(self, chain: Chain) -> None:
         while not chain.fetched:
             with self._lock:
                 after, high = chain.position, chain.high
-            answer = self._search(
-                self._query(SEARCH_PAGE_SIZE, "ASCENDING", after, high), after, high
+            answer = self._queries.search(
+                self._queries.query(SEARCH_PAGE_SIZE, "ASCENDING", after, high), after, high
             )
             if answer is None:
                 self._finish(chain, [], True)
@@ -642,33 +592,13 @@ class RangedIds:
             counted = total if unchanged else None
             self._hand(self._finish(chain, ids, not more or not ids, counted))
 
-    def _search(
-        self, query: dict[str, Any], after: int, high: int
-    ) -> tuple[list[int], int | None, bool] | None:
-        """One search, its answer checked: the ids (in the order asked), HubSpot's
-        `total` and whether more follow; None once search is distrusted, by this answer
-        or another."""
-        try:
-            body = self._client.search(self._search_path, query, cancel=self._out.cancelled)
-            ids = checked_page(body, query, after, high, self._object_type)
-        except HubSpotError as exc:
-            if exc.status not in UNUSABLE_SEARCH_STATUSES:
-                raise
-            self._distrust_search(f"HubSpot refused the search ({exc.status}): {exc}")
-            return None
-        except Untrusted as exc:
-            self._distrust_search(str(exc))
-            return None
-        more = next_cursor(body, "searching", self._object_type) is not None
-        return ids, search_total(body), more
-
     def _first_ranges(self) -> list[Chain]:
         """One range up to `END` (the top search knows of is not confirmed), with how
         many ids search holds (one search for the highest id, whose `total` counts
         them); chains split it as they start. A full pass lists it even when search
         finds nothing; an incremental pass with nothing in its window reads nothing."""
-        query = self._query(1, "DESCENDING", None, None)
-        answer = self._search(query, -1, END)
+        query = self._queries.query(1, "DESCENDING", None, None)
+        answer = self._queries.search(query, -1, END)
         ids: list[int] = []
         if answer is not None:
             ids, total, _ = answer
@@ -684,53 +614,8 @@ class RangedIds:
                 self._counted = 0
         if self._window is not None:
             if not ids:
-                self._check_index_not_empty()
+                self._queries.check_index_not_empty()
                 return []
             return [Chain(-1, END, remaining=total)]
         remaining = None if answer is None else self._counted
         return [Chain(-1, END, remaining=remaining)]
-
-    def _check_index_not_empty(self) -> None:
-        """An incremental window that search finds empty: true only if search's index
-        holds the type at all, or listing finds none either."""
-        everything = {
-            "filterGroups": [],
-            "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
-            "properties": ["hs_object_id"],
-            "limit": 1,
-        }
-        indexed = self._client.search(self._search_path, everything, cancel=self._out.cancelled)
-        if checked_ids(indexed["results"], "searching", self._object_type):
-            return
-        query = urlencode({"limit": 1, "properties": "hs_object_id", "archived": "false"})
-        listed = self._client.get(
-            f"{self._list_path}?{query}", list_key="results", cancel=self._out.cancelled
-        )
-        if checked_ids(listed["results"], "listing", self._object_type):
-            self._distrust_search(f"search found no {self._object_type}, listing did")
-
-    def _list(self, query: Mapping[str, object]) -> dict[str, Any]:
-        path = f"{self._list_path}?{urlencode(query)}"
-        return self._client.get(path, list_key="results", cancel=self._out.cancelled)
-
-    def _query(
-        self, limit: int, direction: str, after: int | None, high: int | None
-    ) -> dict[str, Any]:
-        filters = []
-        if self._window is not None:
-            modified = last_modified_property(self._object_type)
-            since, until = self._window
-            filters += [
-                {"propertyName": modified, "operator": "GTE", "value": str(since)},
-                {"propertyName": modified, "operator": "LT", "value": str(until)},
-            ]
-        if after is not None and after >= 0:
-            filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": str(after)})
-        if high is not None and high < END:
-            filters.append({"propertyName": "hs_object_id", "operator": "LTE", "value": str(high)})
-        return {
-            "filterGroups": [{"filters": filters}] if filters else [],
-            "sorts": [{"propertyName": "hs_object_id", "direction": direction}],
-            "properties": ["hs_object_id"],
-            "limit": limit,
-        }

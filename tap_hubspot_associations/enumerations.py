@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tap_hubspot_associations.chains import RangedIds
+from tap_hubspot_associations.queries import Requests
 from tap_hubspot_associations.spool import IdSpool, SpooledIds
 
 if TYPE_CHECKING:
-    from tap_hubspot_associations.client import HubSpotClient
     from tap_hubspot_associations.ids import Ids
 
 Window = tuple[int, int] | None
@@ -50,7 +50,7 @@ class _Planned:
 class Enumerations:
     """The enumerations of one run (see the module's docstring)."""
 
-    def __init__(self, *, client: HubSpotClient, api_version: str, verify: bool) -> None:
+    def __init__(self, *, client: Requests, api_version: str, verify: bool) -> None:
         """`verify`: full passes are activated, so their enumerations are checked
         against a listing to its last page (`RangedIds(verify=...)`)."""
         self._client = client

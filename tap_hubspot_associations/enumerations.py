@@ -5,7 +5,7 @@ Search's 5 requests a second bound how fast ids are found, and passes run one af
 another: left alone, search would idle while a pass starts, while its chains run out of
 ranges to split, and while it reads its last batches. So as a pass starts, the next
 pass that needs a fresh enumeration gets it started in the background
-(`RangedIds.start`, at most `chains.FETCH_AHEAD` ids ahead of its reader), and finds
+(`RangedIds.start`, at most `completeness.FETCH_AHEAD` ids ahead of its reader), and finds
 its first ids waiting. A pass whose type was enumerated earlier in the run reads the spooled ids
 instead (`spool`). A pass that resumes saved progress enumerates what its bookmark
 holds, on its own.

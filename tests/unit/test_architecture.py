@@ -1,6 +1,6 @@
 """The package's shape, read from its source: imports go one way (no cycle, not even for
-type checking), the layers do not deepen, and the README's module map lists exactly the
-modules there are (docs/architecture.md draws them)."""
+type checking), the layers do not deepen, the README's module map lists exactly the
+modules there are, and docs/architecture.md draws each in its layer."""
 
 from __future__ import annotations
 
@@ -57,3 +57,12 @@ def test_the_readme_module_map_lists_every_module_and_no_other() -> None:
     block = block.split("\nhubspot_emulator/", 1)[0]
     listed = set(re.findall(r"^  (\w+)\.py", block, flags=re.MULTILINE))
     assert listed == set(imports()) - {"__init__"}
+
+
+def test_the_architecture_page_draws_each_module_in_its_layer() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    drawn: dict[str, int] = {}
+    for number, modules in re.findall(r"^\| (\d+) \| ([^|]+) \|", page, flags=re.MULTILINE):
+        for module in re.findall(r"`(\w+)`", modules):
+            drawn[module] = int(number)
+    assert drawn == {m: layer(m) for m in imports() if m != "__init__"}

@@ -9,7 +9,9 @@ host, port and kind. The client and the OAuth token refresh both send through it
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
+import itertools
 import socket
 import threading
 import time
@@ -51,6 +53,59 @@ _deadline = threading.local()
 """The monotonic time by which the answer being read in this thread must be whole."""
 
 
+class Watchdog:
+    """One thread that calls each registered callback when its deadline passes, unless
+    it was cancelled first: the deadlines of every request in flight, without a thread
+    (or a timer) per request."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._due: list[tuple[float, int]] = []
+        self._pending: dict[int, Callable[[], None]] = {}
+        self._condition = threading.Condition()
+        self._numbers = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, callback: Callable[[], None]) -> int:
+        """Call `callback` at `deadline` (on the watchdog's clock); a number to cancel it."""
+        number = next(self._numbers)
+        with self._condition:
+            heapq.heappush(self._due, (deadline, number))
+            self._pending[number] = callback
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+        return number
+
+    def cancel(self, number: int) -> None:
+        """The callback of `number` is not called (if it was not already)."""
+        with self._condition:
+            self._pending.pop(number, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while self._due and self._due[0][1] not in self._pending:
+                    heapq.heappop(self._due)  # cancelled
+                if not self._due:
+                    self._condition.wait()
+                    continue
+                deadline, number = self._due[0]
+                wait = deadline - self._clock()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                callback = self._pending.pop(number)
+            with contextlib.suppress(Exception):  # one failed cut must not end the others
+                callback()
+
+
+WATCHDOG = Watchdog()
+"""The deadlines of every request of the run."""
+
+
 class _DeadlineConnectionMixin:
     """A connection that gives up reading an answer's status line and headers at the
     deadline `send_once` set: a read timeout restarts with every byte, so a server
@@ -60,16 +115,12 @@ class _DeadlineConnectionMixin:
 
     def getresponse(self) -> Any:
         deadline: float | None = getattr(_deadline, "at", None)
-        timer = None
-        if deadline is not None:
-            timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._cut)
-            timer.daemon = True
-            timer.start()
+        watched = None if deadline is None else WATCHDOG.watch(deadline, self._cut)
         try:
             return super().getresponse()  # type: ignore[misc]
         finally:
-            if timer is not None:
-                timer.cancel()
+            if watched is not None:
+                WATCHDOG.cancel(watched)
 
     def _cut(self) -> None:
         sock = self.sock

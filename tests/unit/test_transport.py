@@ -9,6 +9,8 @@ TLS verification.
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from typing import Any, cast
 
 import pytest
@@ -17,7 +19,7 @@ import urllib3
 
 from tap_hubspot_associations.errors import HubSpotError, Transient
 from tap_hubspot_associations.tap import TapHubSpotAssociations
-from tap_hubspot_associations.transport import MAX_BODY_BYTES, json_object, send_once
+from tap_hubspot_associations.transport import MAX_BODY_BYTES, Watchdog, json_object, send_once
 from tests.fakes import (
     API,
     RESULTS,
@@ -195,3 +197,47 @@ def test_tls_verification_stays_on(monkeypatch) -> None:
     (sent,) = adapter.sent
     assert sent["url"].startswith("https://api.hubapi.com/")
     assert sent["verify"] is True
+
+
+# One watchdog for every deadline ------------------------------------------------------
+
+
+def test_the_watchdog_calls_each_callback_at_its_deadline_unless_cancelled() -> None:
+    watchdog = Watchdog()
+    called: list[str] = []
+    done = threading.Event()
+    now = time.monotonic()
+
+    def late() -> None:
+        called.append("late")
+        done.set()
+
+    watchdog.watch(now + 0.2, late)
+    watchdog.watch(now + 0.05, lambda: called.append("early"))
+    cancelled = watchdog.watch(now + 0.1, lambda: called.append("cancelled"))
+    watchdog.cancel(cancelled)
+    assert done.wait(10)
+    assert called == ["early", "late"]
+
+
+def test_one_thread_watches_every_request() -> None:
+    """A deadline per request in flight, and one thread for all of them (a timer per
+    request started a thread each)."""
+    watchdog = Watchdog()
+    before = threading.active_count()
+    numbers = [watchdog.watch(time.monotonic() + 60, lambda: None) for _ in range(50)]
+    assert threading.active_count() == before + 1
+    for number in numbers:
+        watchdog.cancel(number)
+
+
+def test_a_failing_callback_leaves_the_watchdog_running() -> None:
+    watchdog = Watchdog()
+    done = threading.Event()
+
+    def fail() -> None:
+        raise OSError("the socket is gone")
+
+    watchdog.watch(time.monotonic(), fail)
+    watchdog.watch(time.monotonic() + 0.05, done.set)
+    assert done.wait(10)

@@ -176,13 +176,3 @@ class IdSource:
                 "(up to 20 decimal digits, no leading zero)"
             )
         return text
-
-
-def last_modified_property(object_type: str) -> str:
-    """Contacts keep their last-modified time in `lastmodifieddate`, the rest in
-    `hs_lastmodifieddate`."""
-    return (
-        "lastmodifieddate"
-        if object_type.lower() in ("contacts", "contact", "0-1")
-        else "hs_lastmodifieddate"
-    )

@@ -28,10 +28,10 @@ from tap_hubspot_associations.state import (
     SINCE_KEY,
     Bookmark,
     Pass,
-    iso,
     plan_pass,
     unreadable_times,
 )
+from tap_hubspot_associations.times import iso
 
 
 class PassLifecycle:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from tap_hubspot_associations.errors import HubSpotError
-from tap_hubspot_associations.ids import last_modified_property
 from tap_hubspot_associations.paths import objects_path, search_path
 from tap_hubspot_associations.ranges import (
     END,
@@ -26,6 +25,17 @@ from tap_hubspot_associations.ranges import (
     next_cursor,
     search_total,
 )
+
+
+def last_modified_property(object_type: str) -> str:
+    """Contacts keep their last-modified time in `lastmodifieddate`, the rest in
+    `hs_lastmodifieddate`."""
+    return (
+        "lastmodifieddate"
+        if object_type.lower() in ("contacts", "contact", "0-1")
+        else "hs_lastmodifieddate"
+    )
+
 
 UNUSABLE_SEARCH_STATUSES = (400, 403, 404)
 """Statuses with which HubSpot refuses a search for good: the type is listed instead."""

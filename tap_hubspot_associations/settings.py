@@ -14,7 +14,7 @@ from singer_sdk import typing as th
 
 from tap_hubspot_associations.errors import ConfigError
 from tap_hubspot_associations.ids import IdSource
-from tap_hubspot_associations.state import parse_iso
+from tap_hubspot_associations.times import parse_iso
 
 DEFAULT_API_URL = "https://api.hubapi.com"
 API_VERSIONS = ("2026-03", "v4")

@@ -36,10 +36,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from tap_hubspot_associations.ids import is_record_id
+from tap_hubspot_associations.times import iso, parse_iso
 
 SEARCH_LOOKBACK_MS = 5 * 60 * 1000
 """Changes this old before the last pass started are read again: HubSpot's search
@@ -219,28 +219,3 @@ def plan_pass(
         until_ms=now_ms,
         reason="from the last complete pass",
     )
-
-
-def iso(ms: int) -> str:
-    """Epoch milliseconds as an ISO 8601 UTC time, as state keeps them."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: object) -> int | None:
-    """Epoch milliseconds of an ISO 8601 time with a zone (a date alone is midnight UTC);
-    None when `value` is not one."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):  # Python 3.10 reads only numeric offsets
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        if len(text) > 10:
-            return None
-        moment = moment.replace(tzinfo=timezone.utc)
-    return round(moment.timestamp() * 1000)

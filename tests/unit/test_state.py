@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tap_hubspot_associations.state import Bookmark, Pass, iso, parse_iso, plan_pass
+from tap_hubspot_associations.state import Bookmark, Pass, plan_pass
+from tap_hubspot_associations.times import iso, parse_iso
 
 # Epoch seconds from GNU date (`date -u -d ... +%s`), not from the code under test.
 NEW_YEAR_2026_MS = 1_767_225_600_000

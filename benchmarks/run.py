@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import requests
 
 from hubspot_emulator import Account, Emulator, Faults, RateLimit
+from tests.helpers import tap_command
 
 TOKEN = "pat-benchmark-token"
 
@@ -88,7 +89,7 @@ def run_tap(config: dict[str, Any], workdir: Path) -> TapRun:
     with (
         log_path.open("wb") as log,
         subprocess.Popen(
-            [sys.executable, "-m", "tap_hubspot_associations", "--config", str(config_path)],
+            tap_command(config_path),
             stdout=subprocess.PIPE,
             stderr=log,
         ) as process,

@@ -171,8 +171,12 @@ UNTRUSTED = [
     ("empty index", "search found no contacts, listing did"),
     ("ignored sort", "sorted descending, answered ids out of that order"),
     # The answer repeated lands on whichever search came next, as threads ran: it fails
-    # that search's order, range, limit or count.
-    ("repeated page", "answered ids out of that order or outside|for a limit of|page before"),
+    # that search's order, range, limit or count, or (a count's answer standing in for
+    # a page) leaves the pages short of the first count.
+    (
+        "repeated page",
+        "answered ids out of that order or outside|for a limit of|page before|its pages gave",
+    ),
     ("beyond its limit", "results for a limit of"),
     ("short of its total", "where the page before left"),
     ("count without ids", "searching contacts counted"),

@@ -97,125 +97,86 @@ class TypeQueries:
 
     def list_page(self, listing: Listing) -> tuple[list[int], str | None]:
         """The listing's next page: its ids and the cursor of the one after (None on
-
         the last page); a cursor seen before fails the pass (the listing would never
-
         end)."""
-
         query = {"limit": LIST_PAGE_SIZE, "properties": "hs_object_id", "archived": "false"}
-
         if listing.cursor is not None:
             query["after"] = listing.cursor
-
         body = self._list(query)
-
         ids = checked_ids(body["results"], "listing", self._object_type)
-
         cursor = next_cursor(body, "listing", self._object_type)
-
         if cursor is not None and cursor in listing.seen:
             raise HubSpotError(
                 f"{self.setting}: HubSpot's paging of {self._object_type} returned a "
                 "cursor it had returned before; the listing would never end"
             )
-
         if cursor is not None:
             listing.seen.add(cursor)
-
         return ids, cursor
 
     def count(self, after: int, high: int) -> int | None:
         """How many ids search holds in (after, high], by its `total`."""
-
         answer = self.search(self.query(1, "ASCENDING", after, high), after, high)
-
         return None if answer is None else answer[1]
 
     def search(
         self, query: dict[str, Any], after: int, high: int
     ) -> tuple[list[int], int | None, bool] | None:
         """One search, its answer checked: the ids (in the order asked), HubSpot's
-
         `total` and whether more follow; None once search is distrusted, by this answer
-
         or another."""
-
         try:
             body = self._client.search(self._search_path, query, cancel=self._cancel)
-
             ids = checked_page(body, query, after, high, self._object_type)
-
         except HubSpotError as exc:
             if exc.status not in UNUSABLE_SEARCH_STATUSES:
                 raise
-
             self._distrust(f"HubSpot refused the search ({exc.status}): {exc}")
-
             return None
-
         except Untrusted as exc:
             self._distrust(str(exc))
-
             return None
-
         more = next_cursor(body, "searching", self._object_type) is not None
-
         return ids, search_total(body), more
 
     def check_index_not_empty(self) -> None:
         """An incremental window that search finds empty: true only if search's index
-
         holds the type at all, or listing finds none either."""
-
         everything = {
             "filterGroups": [],
             "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
             "properties": ["hs_object_id"],
             "limit": 1,
         }
-
         indexed = self._client.search(self._search_path, everything, cancel=self._cancel)
-
         if checked_ids(indexed["results"], "searching", self._object_type):
             return
-
         query = urlencode({"limit": 1, "properties": "hs_object_id", "archived": "false"})
-
         listed = self._client.get(
             f"{self._list_path}?{query}", list_key="results", cancel=self._cancel
         )
-
         if checked_ids(listed["results"], "listing", self._object_type):
             self._distrust(f"search found no {self._object_type}, listing did")
 
     def _list(self, query: Mapping[str, object]) -> dict[str, Any]:
-
         path = f"{self._list_path}?{urlencode(query)}"
-
         return self._client.get(path, list_key="results", cancel=self._cancel)
 
     def query(
         self, limit: int, direction: str, after: int | None, high: int | None
     ) -> dict[str, Any]:
-
         filters = []
-
         if self._window is not None:
             modified = last_modified_property(self._object_type)
-
             since, until = self._window
-
             filters += [
                 {"propertyName": modified, "operator": "GTE", "value": str(since)},
                 {"propertyName": modified, "operator": "LT", "value": str(until)},
             ]
-
         if after is not None and after >= 0:
             filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": str(after)})
-
         if high is not None and high < END:
             filters.append({"propertyName": "hs_object_id", "operator": "LTE", "value": str(high)})
-
         return {
             "filterGroups": [{"filters": filters}] if filters else [],
             "sorts": [{"propertyName": "hs_object_id", "direction": direction}],

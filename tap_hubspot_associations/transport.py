@@ -72,7 +72,7 @@ class Watchdog:
         with self._condition:
             heapq.heappush(self._due, (deadline, number))
             self._pending[number] = callback
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
                 self._thread.start()
             self._condition.notify()

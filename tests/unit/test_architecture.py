@@ -25,10 +25,22 @@ def imports() -> dict[str, set[str]]:
     for path in PACKAGE.glob("*.py"):
         found: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                parts = node.module.split(".")
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    if parts[0] == PACKAGE.name:
+                        found.update(parts[1:2])
+            elif isinstance(node, ast.ImportFrom):
+                parts = (
+                    (node.module or "").split(".")
+                    if node.level == 0
+                    else [
+                        PACKAGE.name,
+                        *(node.module or "").split("."),
+                    ]
+                )
                 if parts[0] == PACKAGE.name:
-                    names = parts[1:2] or [alias.name for alias in node.names]
+                    names = [p for p in parts[1:2] if p] or [alias.name for alias in node.names]
                     found.update(name for name in names if name in modules)
         graph[path.stem] = found - {path.stem}
     return graph

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from tap_hubspot_associations.answers import BatchAnswer
 from tap_hubspot_associations.auth import Auth, StaticToken
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, HubSpotError
@@ -646,3 +647,61 @@ def test_a_rejection_names_the_request_with_its_query() -> None:
     transport = Transport(Canned(404, body_of({"message": "gone"})))
     with pytest.raises(HubSpotError, match=rf"^HubSpot rejected GET {API_PATH}\?after=5 \(404\)"):
         client_with(transport).get(API_PATH + "?after=5", list_key="results")
+
+
+# Typed answers: batch reads decoded straight into their structures --------------------
+
+BATCH_PATH = "/crm/associations/2026-03/contacts/companies/batch/read"
+ONE_RESULT = {
+    "results": [
+        {
+            "from": {"id": "101"},
+            "to": [{"toObjectId": 7, "associationTypes": [{"category": "WORK", "typeId": 5}]}],
+        }
+    ]
+}
+
+
+def test_a_complete_answer_comes_back_typed_and_is_counted() -> None:
+    date = "Sun, 06 Dec 2026 08:00:00 GMT"
+    transport = Transport(Canned(207, body_of(ONE_RESULT), {"Date": date}))
+    client = client_with(transport)
+    answer = client.post_typed(BATCH_PATH, {"inputs": []}, BatchAnswer, list_key="results")
+    assert isinstance(answer, BatchAnswer)
+    assert answer.results[0].from_.id == "101"
+    assert client.stats.requests == 1
+    assert client.hubspot_clock.now_ms() is not None, "HubSpot's time read off a typed answer"
+
+
+def test_an_answer_not_final_is_retried_however_it_is_decoded() -> None:
+    """`status` other than COMPLETE does not fit the typed answer: judged as plain JSON, it
+    is a passing failure, retried."""
+    pending = {**ONE_RESULT, "status": "PENDING"}
+    transport = Transport(Canned(207, body_of(pending)), Canned(207, body_of(ONE_RESULT)))
+    cancel = RecordingEvent()
+    answer = client_with(transport).post_typed(
+        BATCH_PATH, {"inputs": []}, BatchAnswer, list_key="results", cancel=cancel
+    )
+    assert isinstance(answer, BatchAnswer)
+    assert len(transport.requests) == 2 and len(cancel.waits) == 1
+
+
+def test_an_answer_that_does_not_fit_comes_back_as_plain_json() -> None:
+    """One malformed result: the caller reads the answer part by part."""
+    broken = {"results": [*ONE_RESULT["results"], {"from": {"id": "102"}, "to": "none"}]}
+    transport = Transport(Canned(200, body_of(broken)))
+    answer = client_with(transport).post_typed(
+        BATCH_PATH, {"inputs": []}, BatchAnswer, list_key="results"
+    )
+    assert answer == broken
+
+
+def test_a_typed_request_without_its_list_is_a_broken_body() -> None:
+    transport = Transport(
+        Canned(200, body_of({"status": "COMPLETE"})), Canned(200, body_of(ONE_RESULT))
+    )
+    cancel = RecordingEvent()
+    answer = client_with(transport).post_typed(
+        BATCH_PATH, {"inputs": []}, BatchAnswer, list_key="results", cancel=cancel
+    )
+    assert isinstance(answer, BatchAnswer) and len(transport.requests) == 2

@@ -14,10 +14,10 @@ import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tap_hubspot_associations.answers import (
     BatchAnswer,
@@ -29,12 +29,29 @@ from tap_hubspot_associations.answers import (
     records_of,
     results_of,
 )
-from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, Cancelled, HubSpotError
 from tap_hubspot_associations.handover import HandOver
 from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.retry import retry_delay
 from tap_hubspot_associations.state import Bookmark
+
+T = TypeVar("T")
+
+
+class Poster(Protocol):
+    """What the batch reader needs of the client: a POST whose answer comes back typed
+    when it fits (`HubSpotClient.post_typed`)."""
+
+    def post_typed(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        answer_type: type[T],
+        *,
+        list_key: str,
+        cancel: threading.Event | None = None,
+    ) -> T | dict[str, Any]: ...
+
 
 Answer = BatchAnswer | dict[str, Any]
 """A batch-read answer: typed when it fits, else plain JSON read part by part."""
@@ -92,7 +109,7 @@ class BatchReader:
     def __init__(
         self,
         *,
-        client: HubSpotClient,
+        client: Poster,
         path: str,
         from_type: str,
         to_type: str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import ConfigError, HubSpotError, MalformedAnswer
 from tap_hubspot_associations.paths import associations_path, schemas_path
+from tap_hubspot_associations.queries import Requests
 
 STANDARD_TYPES = {
     "contacts": "0-1",
@@ -77,7 +77,7 @@ class CustomType:
 class ObjectTypes:
     """Resolves the names users give to HubSpot's type ids; asks for custom schemas once."""
 
-    def __init__(self, client: HubSpotClient, api_version: str) -> None:
+    def __init__(self, client: Requests, api_version: str) -> None:
         self._client = client
         self._schemas_path = schemas_path(api_version)
         self._lead_labels_path = associations_path(api_version, "leads", "contacts", "labels")

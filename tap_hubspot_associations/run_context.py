@@ -5,18 +5,28 @@ type shares: `enumerations`.)"""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from tap_hubspot_associations.errors import TapError
+from tap_hubspot_associations.metrics import HubSpotClock
 from tap_hubspot_associations.paths import associations_path
 
-if TYPE_CHECKING:
-    from tap_hubspot_associations.client import HubSpotClient
-
 LABEL_READS_AT_ONCE = 8
+
+
+class LabelReader(Protocol):
+    """What a run needs of the client: GET, and HubSpot's time read off its answers."""
+
+    @property
+    def hubspot_clock(self) -> HubSpotClock: ...
+
+    def get(
+        self, path: str, *, list_key: str, cancel: threading.Event | None = None
+    ) -> dict[str, Any]: ...
 
 
 class RunContext:
@@ -25,7 +35,7 @@ class RunContext:
     def __init__(
         self,
         *,
-        client: HubSpotClient,
+        client: LabelReader,
         api_version: str,
         logger: logging.Logger,
         local_clock: Callable[[], float] = time.time,

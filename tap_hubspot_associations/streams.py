@@ -6,17 +6,18 @@ import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.answers import association_type_fields
-from tap_hubspot_associations.batch_reader import BatchReader, Coverage
+from tap_hubspot_associations.batch_reader import BatchReader, Coverage, Poster
 from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids
+from tap_hubspot_associations.metrics import RequestStats
 from tap_hubspot_associations.passes import PassLifecycle
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
@@ -35,8 +36,16 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_hubspot_associations.client import HubSpotClient
     from tap_hubspot_associations.settings import AssociationPair, Settings
+
+
+class StreamClient(Poster, Protocol):
+    """What a pair's stream needs of the client: batch reads, and the request statistics
+    its progress lines show."""
+
+    @property
+    def stats(self) -> RequestStats: ...
+
 
 UNKNOWN_CATEGORY = "UNKNOWN"
 """The category of an association type that HubSpot sent without one and whose label
@@ -130,7 +139,7 @@ class AssociationsStream(VersionedStream):
         *,
         pair: AssociationPair,
         settings: Settings,
-        client: HubSpotClient,
+        client: StreamClient,
         run: RunContext,
         enumerations: Enumerations,
         selected_by_default: bool = True,

@@ -171,10 +171,18 @@ class Pass:
         )
 
 
+CLOCK_SLACK_MS = 5_000
+"""How far a saved time may lie beyond HubSpot's time now and still be trusted: HubSpot's
+`Date` has whole seconds, so two runs' estimates of its time (metrics.HubSpotClock) may
+each lag it by a second and an answer's travel; a run that follows another within a
+second could otherwise find the time the other saved "in the future"."""
+
+
 def unreadable_times(saved: Mapping[str, object], now_ms: int) -> dict[str, str]:
     """The saved times of a bookmark that are not to be trusted, with why: those this
-    version cannot read, and those later than HubSpot's time now (a clock that ran
-    ahead wrote them). Dropped, they make a pass read more, never less."""
+    version cannot read, and those later than HubSpot's time now, beyond the clock's
+    slack (a clock that ran ahead wrote them). Dropped, they make a pass read more,
+    never less."""
     ignored = {}
     for key in (SINCE_KEY, LAST_FULL_KEY, PASS_KEY):
         if key not in saved:
@@ -183,7 +191,7 @@ def unreadable_times(saved: Mapping[str, object], now_ms: int) -> dict[str, str]
         read = Pass.from_state(value) if key == PASS_KEY else parse_iso(value)
         if read is None:
             ignored[key] = f"is not one this version wrote ({str(value)[:60]!r})"
-        elif (read.until_ms if isinstance(read, Pass) else read) > now_ms:
+        elif (read.until_ms if isinstance(read, Pass) else read) > now_ms + CLOCK_SLACK_MS:
             ignored[key] = f"is later than HubSpot's time now, {iso(now_ms)} ({str(value)[:60]!r})"
     return ignored
 

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from tap_hubspot_associations.state import Bookmark, Pass, plan_pass
+from tap_hubspot_associations.state import Bookmark, Pass, plan_pass, unreadable_times
 from tap_hubspot_associations.times import iso, parse_iso
+from tests.helpers import iso_utc, ms_of
 
 # Epoch seconds from GNU date (`date -u -d ... +%s`), not from the code under test.
 NEW_YEAR_2026_MS = 1_767_225_600_000
@@ -256,3 +257,14 @@ def test_a_date_alone_is_midnight_utc_in_any_local_zone(monkeypatch) -> None:
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_time_saved_within_the_clocks_second_is_kept() -> None:
+    """HubSpot's `Date` has whole seconds: a run right after another may estimate
+    HubSpot's time a second or so below the `since` the other saved. That is the clock's
+    grain, not a clock that ran ahead; ten minutes ahead is."""
+    now = ms_of("2026-03-10T12:00:00.000Z")
+    just_after = {"since": iso_utc(now + 1_500), "last_full": iso_utc(now + 1_500)}
+    assert unreadable_times(just_after, now) == {}
+    ahead = {"since": iso_utc(now + 600_000)}
+    assert list(unreadable_times(ahead, now)) == ["since"]

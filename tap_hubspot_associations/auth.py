@@ -19,7 +19,7 @@ import requests
 
 from tap_hubspot_associations.errors import Cancelled, HubSpotError, Transient
 from tap_hubspot_associations.metrics import RequestMetrics
-from tap_hubspot_associations.outcomes import describe
+from tap_hubspot_associations.outcomes import Outcome, describe, judge_token
 from tap_hubspot_associations.rate_budget import announced_wait
 from tap_hubspot_associations.redaction import SECRETS
 from tap_hubspot_associations.retry import retry_delays
@@ -143,21 +143,23 @@ class OAuthToken:
         )
         body = json_object(reply.content)
         status = reply.status
-        if status == 200 and body is not None:
+        outcome = judge_token(status, body)
+        if outcome is Outcome.ANSWER:
+            assert body is not None
             access_token, refresh_token, expires_in = _issued(body)
             self._access_token = access_token
             self._refresh_at = self._clock() + expires_in - min(300.0, expires_in / 5)
             if refresh_token is not None:
                 self._refresh_token = refresh_token
             return
-        if status == 200:
+        if outcome is Outcome.BROKEN_BODY:
             raise Transient("the token endpoint's answer (200) is not a JSON object")
-        if status in (400, 401) and body is not None:
+        if outcome is Outcome.UNAUTHORIZED:
             raise HubSpotError(
                 f"OAuth token refresh was refused ({status}): {describe(reply, body)}; "
                 "check client_id, client_secret and refresh_token"
             )
-        if status in (400, 401, 423, 429, 477) or status >= 500:
+        if outcome is Outcome.TRANSIENT:
             asked = announced_wait(reply.headers, "Retry-After", self._max_wait)
             raise Transient(f"HTTP {status} {describe(reply, body)}", asked)
         raise HubSpotError(

@@ -1,5 +1,6 @@
-"""What an answer means: one table from status and body to `Outcome`, and the words of
-HubSpot's own message (its text, category and correlation id) for errors."""
+"""What an answer means: the tables from status and body to `Outcome` (HubSpot's API,
+`judge`; its OAuth token endpoint, `judge_token`), and the words of HubSpot's own
+message (its text, category and correlation id) for errors."""
 
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ def judge(status: int, body: Mapping[str, Any] | None, list_key: str) -> Outcome
         return Outcome.TRANSIENT
     if status == 400:
         return Outcome.BAD_REQUEST
+    return Outcome.REFUSED
+
+
+def judge_token(status: int, body: Mapping[str, Any] | None) -> Outcome:
+    """The outcome of an answer of the OAuth token endpoint. A 400 or 401 with a JSON
+    body refuses the refresh token or the client (`UNAUTHORIZED`: fatal); without one,
+    as a 429, 423, 477 or 5xx, it is a passing failure (`TRANSIENT`)."""
+    if status == 200:
+        return Outcome.ANSWER if body is not None else Outcome.BROKEN_BODY
+    if status in (400, 401) and body is not None:
+        return Outcome.UNAUTHORIZED
+    if status in (400, 401, 423, 429, 477) or status >= 500:
+        return Outcome.TRANSIENT
     return Outcome.REFUSED
 
 

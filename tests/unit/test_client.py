@@ -20,7 +20,7 @@ from tap_hubspot_associations.auth import Auth, StaticToken
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.errors import BadRequest, HubSpotError
 from tap_hubspot_associations.metrics import RequestMetrics, RequestStats
-from tap_hubspot_associations.outcomes import Outcome, judge, required_scopes
+from tap_hubspot_associations.outcomes import Outcome, judge, judge_token, required_scopes
 from tap_hubspot_associations.rate_budget import RateBudget, WaitNotices
 from tap_hubspot_associations.retry import retry_delays
 from tests.fakes import API, Canned, Clock, EndlessBody, RecordingEvent, Transport, session_with
@@ -705,3 +705,27 @@ def test_a_typed_request_without_its_list_is_a_broken_body() -> None:
         BATCH_PATH, {"inputs": []}, BatchAnswer, list_key="results", cancel=cancel
     )
     assert isinstance(answer, BatchAnswer) and len(transport.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, {"access_token": "x"}, Outcome.ANSWER),
+        (200, None, Outcome.BROKEN_BODY),
+        (400, {"status": "BAD_REFRESH_TOKEN"}, Outcome.UNAUTHORIZED),
+        (401, {"message": "invalid client"}, Outcome.UNAUTHORIZED),
+        (400, None, Outcome.TRANSIENT),
+        (429, {"policyName": "TEN_SECONDLY_ROLLING"}, Outcome.TRANSIENT),
+        (423, None, Outcome.TRANSIENT),
+        (477, None, Outcome.TRANSIENT),
+        (502, None, Outcome.TRANSIENT),
+        (403, {"message": "no"}, Outcome.REFUSED),
+        (404, None, Outcome.REFUSED),
+    ],
+)
+def test_the_token_endpoints_table(
+    status: int, body: dict[str, Any] | None, expected: Outcome
+) -> None:
+    """The OAuth refresh's own table, beside the API's in outcomes.py: a refusal with a
+    body is fatal, the rest of HubSpot's passing failures are retried."""
+    assert judge_token(status, body) is expected

@@ -94,23 +94,6 @@ class HubSpotClient:
         """Retries' waits, said aloud while they last."""
         self._clock = clock
 
-    def post(
-        self,
-        path: str,
-        body: Mapping[str, Any],
-        *,
-        list_key: str,
-        cancel: threading.Event | None = None,
-    ) -> dict[str, Any]:
-        """POST JSON; the answer must be a JSON object holding a list at `list_key`.
-
-        Setting `cancel` makes waits and retries stop at once with `Cancelled`.
-        """
-        answer: dict[str, Any] = self._send(
-            "POST", path, body, list_key, cancel or threading.Event(), ()
-        )
-        return answer
-
     def post_typed(
         self,
         path: str,

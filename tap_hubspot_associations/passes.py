@@ -38,8 +38,9 @@ class PassLifecycle:
     """The bookmark of one stream through one pass.
 
     `state` is the stream's bookmark (changed in place); `write_state` writes it as
-    STATE; `activate(version)` sends ACTIVATE_VERSION and `use_version(version)` gives
-    the records their table version. `versioned`: the tap emits ACTIVATE_VERSION.
+    STATE; `use_version(saved)` gives the records their table version (the saved one,
+    else a new one) and returns it; `activate(version)` sends ACTIVATE_VERSION.
+    `versioned`: the tap emits ACTIVATE_VERSION.
     """
 
     def __init__(
@@ -53,8 +54,7 @@ class PassLifecycle:
         full_pass_every_days: int,
         versioned: bool,
         now_ms: Callable[[], int],
-        new_version: Callable[[], int],
-        use_version: Callable[[int], None],
+        use_version: Callable[[int | None], int | None],
         activate: Callable[[int], None],
         write_state: Callable[[], None],
         logger: logging.Logger,
@@ -67,7 +67,6 @@ class PassLifecycle:
         self._full_pass_every_days = full_pass_every_days
         self._versioned = versioned
         self._now_ms = now_ms
-        self._new_version = new_version
         self._use_version = use_version
         self._activate = activate
         self._write_state = write_state
@@ -129,9 +128,8 @@ class PassLifecycle:
         the table version of a full pass is then chosen (the saved one when resuming)."""
         bookmark = self._saved_bookmark(ids)
         assert self._pass is not None, "plan() first"
-        if self._pass.full and self._versioned:
-            bookmark.version = bookmark.version or self._new_version()
-            self._use_version(bookmark.version)
+        if self._pass.full:
+            bookmark.version = self._use_version(bookmark.version)
         self._version = bookmark.version
         return bookmark
 
@@ -180,16 +178,13 @@ class PassLifecycle:
         this_pass = self._pass
         assert this_pass is not None, "plan() first"
         if this_pass.full and self._versioned and self._version is not None:
-            if complete:
-                self._activate(self._version)
-                self._logger.info("Activated version %d of %s", self._version, self._name)
-            else:
-                self._logger.warning(
-                    "Not activating version %d of %s: some ids failed, so the pass is "
-                    "incomplete and the rows it did not read would be deleted",
-                    self._version,
-                    self._name,
-                )
+            activate_when_complete(
+                self._version,
+                complete=complete,
+                name=self._name,
+                activate=self._activate,
+                logger=self._logger,
+            )
         self._state.pop(PROGRESS_KEY, None)
         self._state.pop(PASS_KEY, None)
         if not complete:
@@ -204,3 +199,25 @@ class PassLifecycle:
         """The whole run is over: the next one starts a new pass of this stream."""
         if self._state.pop(COMPLETED_KEY, None):
             self._write_state()
+
+
+def activate_when_complete(
+    version: int,
+    *,
+    complete: bool,
+    name: str,
+    activate: Callable[[int], None],
+    logger: logging.Logger,
+) -> None:
+    """ACTIVATE_VERSION `version` of the stream `name` if its pass is complete; else say
+    why not: a target would delete the rows the pass did not read."""
+    if not complete:
+        logger.warning(
+            "Not activating version %d of %s: some ids failed, so the pass is incomplete "
+            "and the rows it did not read would be deleted",
+            version,
+            name,
+        )
+        return
+    activate(version)
+    logger.info("Activated version %d of %s", version, name)

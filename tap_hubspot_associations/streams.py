@@ -18,7 +18,7 @@ from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import MalformedAnswer, TapError
 from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.metrics import RequestStats
-from tap_hubspot_associations.passes import PassLifecycle
+from tap_hubspot_associations.passes import PassLifecycle, activate_when_complete
 from tap_hubspot_associations.paths import associations_path
 from tap_hubspot_associations.progress import ProgressReporter
 from tap_hubspot_associations.ranges import fingerprint_of
@@ -110,19 +110,8 @@ class VersionedStream(sdk_hooks.HookedStream):
         sdk_hooks.set_table_version(self, version)
         return version
 
-    def _activate(self, version: int | None, *, complete: bool) -> None:
-        if version is None or not self._versioned:
-            return
-        if not complete:
-            self.logger.warning(
-                "Not activating version %d of %s: some ids failed, so the pass is incomplete "
-                "and the rows it did not read would be deleted",
-                version,
-                self.name,
-            )
-            return
+    def _activate(self, version: int) -> None:
         sdk_hooks.write_activate_version(self, version)
-        self.logger.info("Activated version %d of %s", version, self.name)
 
 
 class AssociationsStream(VersionedStream):
@@ -223,9 +212,8 @@ class AssociationsStream(VersionedStream):
             full_pass_every_days=settings.full_pass_every_days,
             versioned=settings.emit_activate_version_messages,
             now_ms=self._run.started_ms,
-            new_version=lambda: time.time_ns() // 1_000_000,
-            use_version=lambda version: sdk_hooks.set_table_version(self, version),
-            activate=lambda version: sdk_hooks.write_activate_version(self, version),
+            use_version=self._use_version,
+            activate=self._activate,
             write_state=self._emit_state,
             logger=self.logger,
         )
@@ -323,7 +311,10 @@ class AssociationLabelsStream(VersionedStream):
             self.failure = str(exc)
             self.logger.warning("%s not read, the pairs are read anyway: %s", self.name, exc)
             return
-        self._activate(version, complete=True)
+        if version is not None and self._versioned:
+            activate_when_complete(
+                version, complete=True, name=self.name, activate=self._activate, logger=self.logger
+            )
 
     def _labels(self) -> Iterable[dict[str, Any]]:
         for stream in self._pair_streams:

@@ -193,7 +193,7 @@ class TapHubSpotAssociations(EndOfRunTap):
         not chosen by anyone: read none of them (True when so)."""
         if self.settings.pairs:
             return False
-        offered = [s for s in self.streams.values() if isinstance(s, AssociationsStream)]
+        offered = self._pair_streams
         if len(offered) < 2 or not all(s.selected for s in offered):
             return False
         for stream in offered:
@@ -203,7 +203,7 @@ class TapHubSpotAssociations(EndOfRunTap):
     def _say_no_pair_is_read(self, *, blanket: bool) -> None:
         """A run that reads no pair says why, in one WARNING, and how to read one: the
         configured pairs, or with none configured, a common offered one."""
-        pairs = [s.name for s in self.streams.values() if isinstance(s, AssociationsStream)]
+        pairs = [s.name for s in self._pair_streams]
         if self.settings.pairs:
             why = f"the catalog selects none of the configured pairs ({', '.join(pairs)})"
             wanted = pairs
@@ -237,10 +237,12 @@ class TapHubSpotAssociations(EndOfRunTap):
         self.logger.warning("No pair is read: %s. To read one: %s", why, how)
 
     @property
+    def _pair_streams(self) -> list[AssociationsStream]:
+        return [s for s in self.streams.values() if isinstance(s, AssociationsStream)]
+
+    @property
     def _selected_pair_streams(self) -> list[AssociationsStream]:
-        return [
-            s for s in self.streams.values() if isinstance(s, AssociationsStream) and s.selected
-        ]
+        return [s for s in self._pair_streams if s.selected]
 
     @override
     def before_sync(self) -> None:
@@ -275,12 +277,8 @@ class TapHubSpotAssociations(EndOfRunTap):
                 # make a target delete every label row it holds.
                 labels.selected = False
             return
-        skipped = [
-            s.name
-            for s in self.streams.values()
-            if isinstance(s, AssociationsStream) and self.settings.pairs and not s.selected
-        ]
-        if skipped:
+        skipped = [s.name for s in self._pair_streams if not s.selected]
+        if skipped and self.settings.pairs:
             self.logger.info("Configured but not selected, so not read: %s", ", ".join(skipped))
 
     def _check_key_properties(self) -> None:

@@ -364,7 +364,9 @@ def test_the_header_names_are_matched_as_http_has_them_case_blind() -> None:
 def test_every_request_carries_the_token_and_asks_for_json() -> None:
     transport = Transport(Canned())
     client = client_with(transport)
-    client.post(API_PATH + "/search", {"limit": 1}, list_key="results", cancel=RecordingEvent())
+    client.post_typed(
+        API_PATH + "/search", {"limit": 1}, BatchAnswer, list_key="results", cancel=RecordingEvent()
+    )
     client.get(API_PATH, list_key="results")
     for request in transport.requests:
         assert request.headers["Authorization"] == "Bearer pat-na1-client-test"
@@ -501,7 +503,7 @@ def test_a_search_holds_a_slot_of_both_budgets_and_only_the_apps_reads_the_heade
 def test_a_rejected_post_names_its_method() -> None:
     transport = Transport(Canned(400, body_of({"message": "bad filter"})))
     with pytest.raises(HubSpotError, match=f"^HubSpot rejected POST {API_PATH} \\(400\\): bad"):
-        client_with(transport).post(API_PATH, {"x": 1}, list_key="results")
+        client_with(transport).post_typed(API_PATH, {"x": 1}, BatchAnswer, list_key="results")
 
 
 def test_a_renewal_names_the_token_that_was_rejected() -> None:

@@ -51,6 +51,12 @@ class Run:
         self.used: list[int] = []
         self.activated: list[int] = []
 
+    def use_version(self, saved: int | None) -> int:
+        """The stream's rule: the saved version, else a new one (777)."""
+        version = saved or 777
+        self.used.append(version)
+        return version
+
     def lifecycle(
         self,
         *,
@@ -69,8 +75,7 @@ class Run:
             full_pass_every_days=full_pass_every_days,
             versioned=versioned,
             now_ms=lambda: ms_of(now),
-            new_version=lambda: 777,
-            use_version=self.used.append,
+            use_version=self.use_version if versioned else lambda saved: saved,
             activate=self.activated.append,
             write_state=lambda: self.written.append(dict(self.state)),
             logger=logging.getLogger("tests.passes"),

@@ -17,6 +17,7 @@ import pytest
 import requests
 import urllib3
 
+from tap_hubspot_associations.answers import BatchAnswer
 from tap_hubspot_associations.errors import HubSpotError, Transient
 from tap_hubspot_associations.tap import TapHubSpotAssociations
 from tap_hubspot_associations.transport import MAX_BODY_BYTES, Watchdog, json_object, send_once
@@ -189,9 +190,10 @@ def test_tls_verification_stays_on(monkeypatch) -> None:
     tap = TapHubSpotAssociations(config=config, parse_env_config=False)
     adapter = RecordingAdapter()
     tap.client.session.mount("https://", adapter)
-    tap.client.post(
+    tap.client.post_typed(
         "/crm/associations/2026-03/contacts/companies/batch/read",
         {"inputs": []},
+        BatchAnswer,
         list_key="results",
     )
     (sent,) = adapter.sent
@@ -240,5 +242,18 @@ def test_a_failing_callback_leaves_the_watchdog_running() -> None:
         raise OSError("the socket is gone")
 
     watchdog.watch(time.monotonic(), fail)
+    watchdog.watch(time.monotonic() + 0.05, done.set)
+    assert done.wait(10)
+
+
+def test_a_watchdog_whose_thread_died_starts_another() -> None:
+    """Should its thread ever end (an exception no callback guard catches), the next
+    deadline still gets a thread to keep it."""
+    watchdog = Watchdog()
+    dead = threading.Thread(target=lambda: None, name="deadlines")
+    dead.start()
+    dead.join()
+    watchdog._thread = dead  # as if it had ended
+    done = threading.Event()
     watchdog.watch(time.monotonic() + 0.05, done.set)
     assert done.wait(10)

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MELTANO := .venv-meltano/bin/meltano
-DAGSTER := .venv-dagster/bin/python
+DAGSTER := .venv-dagster/.installed
 
 .PHONY: test check lint demo demo-stop benchmark clean mutation dist
 
@@ -48,9 +48,13 @@ dist:
 
 # dagster-meltano, for the test that loads docs/orchestrators.md's Dagster code; installed
 # with the uv that comes with Meltano, with the Dagster it pins.
+# A stamp marks it whole (the venv's python is a link to an older file, so make would
+# rebuild it on every run), and an interrupted install is started again from nothing.
 $(DAGSTER): $(MELTANO)
+	rm -rf .venv-dagster
 	.venv-meltano/bin/uv venv --quiet --python $(PYTHON) .venv-dagster
-	.venv-meltano/bin/uv pip install --quiet --python $(DAGSTER) dagster-meltano==1.5.5
+	.venv-meltano/bin/uv pip install --quiet --python .venv-dagster/bin/python dagster-meltano==1.5.5
+	touch $@
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check tap_hubspot_associations hubspot_emulator tests benchmarks

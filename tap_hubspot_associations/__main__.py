@@ -1,7 +1,15 @@
-"""Run the tap with `python -m tap_hubspot_associations`."""
+"""The command `tap-hubspot-associations`, also run as `python -m tap_hubspot_associations`."""
 
 from __future__ import annotations
 
-from tap_hubspot_associations.cli import main
+from tap_hubspot_associations.cli import run
+from tap_hubspot_associations.tap import TapHubSpotAssociations
 
-main()
+
+def main() -> None:
+    """Console entry point."""
+    run(TapHubSpotAssociations)
+
+
+if __name__ == "__main__":
+    main()

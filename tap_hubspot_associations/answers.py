@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from tap_hubspot_associations.ids import record_id
+from tap_hubspot_associations.values import record_id
 
 NO_ASSOCIATIONS_FOUND = "crm.associations.NO_ASSOCIATIONS_FOUND"
 MAX_TYPE_ID = 2**63

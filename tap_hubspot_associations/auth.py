@@ -23,8 +23,8 @@ from tap_hubspot_associations.outcomes import Outcome, describe, judge_token
 from tap_hubspot_associations.rate_budget import announced_wait
 from tap_hubspot_associations.redaction import SECRETS
 from tap_hubspot_associations.retry import retry_delays
-from tap_hubspot_associations.settings import is_header_safe
 from tap_hubspot_associations.transport import json_object, send_once
+from tap_hubspot_associations.values import is_header_safe
 
 MAX_TOKEN_LIFETIME = 86400.0
 """The longest lifetime believed of a token (HubSpot's last 30 minutes): past it the
@@ -152,19 +152,19 @@ class OAuthToken:
             if refresh_token is not None:
                 self._refresh_token = refresh_token
             return
+        said = describe(reply.reason, reply.headers, body)
         if outcome is Outcome.BROKEN_BODY:
             raise Transient("the token endpoint's answer (200) is not a JSON object")
         if outcome is Outcome.UNAUTHORIZED:
             raise HubSpotError(
-                f"OAuth token refresh was refused ({status}): {describe(reply, body)}; "
+                f"OAuth token refresh was refused ({status}): {said}; "
                 "check client_id, client_secret and refresh_token"
             )
         if outcome is Outcome.TRANSIENT:
             asked = announced_wait(reply.headers, "Retry-After", self._max_wait)
-            raise Transient(f"HTTP {status} {describe(reply, body)}", asked)
+            raise Transient(f"HTTP {status} {said}", asked)
         raise HubSpotError(
-            f"OAuth token refresh at {self._token_url} was refused ({status}): "
-            f"{describe(reply, body)}"
+            f"OAuth token refresh at {self._token_url} was refused ({status}): {said}"
         )
 
 

@@ -1,6 +1,6 @@
 """The command line: input files read once, secrets known first, one clear line on failure.
 
-Before the SDK sees anything, `main()`:
+Before the SDK sees anything, `run()`:
 - routes stderr through the redaction and learns every configured secret, from the
   files and the environment, so that no message (not even a schema error echoing a
   setting) can show one;
@@ -24,13 +24,13 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_hubspot_associations import sdk_hooks
 from tap_hubspot_associations.errors import ConfigError, OutputClosed, TapError
 from tap_hubspot_associations.redaction import SECRETS, redact_stderr
 from tap_hubspot_associations.settings import CONFIG_SCHEMA
-from tap_hubspot_associations.tap import TapHubSpotAssociations
 
 MAX_INPUT_BYTES = 64 << 20
 """A config, state or catalog file larger than this is not one the tap wrote or needs."""
@@ -42,8 +42,8 @@ SECRET_SETTINGS = tuple(
 )
 
 
-def main() -> None:
-    """Console entry point."""
+def run(tap: type[Tap]) -> None:
+    """Run `tap`'s command line as the module's docstring says, and exit."""
     redact_stderr()
     environment = {**sdk_hooks.dotenv_settings(), **os.environ}
     for name in SECRET_SETTINGS:
@@ -51,15 +51,15 @@ def main() -> None:
     with contextlib.suppress(ConfigError):
         map_config = parse_json(environment.get(MAP_CONFIG_VARIABLE, "{}"), MAP_CONFIG_VARIABLE)
         learn_map_config_secrets(map_config)
-    command = TapHubSpotAssociations.cli  # sets up logging
-    logger = TapHubSpotAssociations.logger
+    command = tap.cli  # sets up logging
+    logger = tap.logger
     code: int | str | None = 0
     try:
         if sys.stdout is None:
             raise OutputClosed
         argv = hand_on_input_files(sys.argv[1:])
         if any(flag == "--config" and path == "ENV" for flag, path in file_arguments(argv)):
-            check_environment(environment)
+            check_environment(tap, environment)
         try:
             command(argv)
         except SystemExit as done:  # click's way of ending a command
@@ -253,11 +253,11 @@ def _in_memory_copy(content: bytes) -> str:
     return path
 
 
-def check_environment(environ: Mapping[str, str]) -> None:
+def check_environment(tap: type[Tap], environ: Mapping[str, str]) -> None:
     """Settings from environment variables parse as their schema types, or one clear
     line names the variable (the SDK would stop with a traceback)."""
     schema = copy.deepcopy(CONFIG_SCHEMA)
-    TapHubSpotAssociations.append_builtin_config(schema)  # stream_maps and the like
+    tap.append_builtin_config(schema)  # stream_maps and the like
     for name, spec in schema["properties"].items():
         variable = ENV_PREFIX + name.upper()
         raw = environ.get(variable)

@@ -37,7 +37,8 @@ from tap_hubspot_associations.rate_budget import (
     announced_wait,
 )
 from tap_hubspot_associations.retry import retry_delays
-from tap_hubspot_associations.transport import Reply, json_object, one_line, send_once
+from tap_hubspot_associations.transport import Reply, json_object, send_once
+from tap_hubspot_associations.values import one_line
 
 T = TypeVar("T")
 LOCKED_MIN_WAIT_SECONDS = 2.0
@@ -248,6 +249,7 @@ class HubSpotClient:
         if outcome is Outcome.ANSWER:
             assert body is not None
             return body
+        said = describe(reply.reason, reply.headers, body)
         if outcome is Outcome.BROKEN_BODY:
             raise Transient(f"{status} response is not the expected JSON")
         if outcome is Outcome.NOT_FINAL:
@@ -262,20 +264,21 @@ class HubSpotClient:
         if outcome in (Outcome.EXPIRED_TOKEN, Outcome.UNAUTHORIZED):
             after = f" (after {renewals} token renewals)" if renewals else ""
             raise HubSpotError(
-                f"HubSpot rejected the credentials (401){after}: {describe(reply, body)}",
+                f"HubSpot rejected the credentials (401){after}: {said}",
                 status=401,
             )
         if outcome is Outcome.FORBIDDEN:
             scopes = required_scopes(body)
             hint = f"; grant the scopes {', '.join(scopes)}" if scopes else ""
             raise HubSpotError(
-                f"HubSpot refused access (403): {describe(reply, body)}{hint}", status=403
+                f"HubSpot refused access (403): {said}{hint}",
+                status=403,
             )
         if outcome is Outcome.DAILY_LIMIT:
             self.stats.refused_by_rate_limit()
             raise HubSpotError(
                 "HubSpot's daily request limit for this account is spent (429 DAILY); "
-                f"run again after the account's midnight: {describe(reply, body)}"
+                f"run again after the account's midnight: {said}"
             )
         if outcome is Outcome.RATE_LIMITED:
             self.stats.refused_by_rate_limit()
@@ -287,9 +290,9 @@ class HubSpotClient:
             asked = announced_wait(reply.headers, "Retry-After", self.max_wait)
             if status == 423:
                 asked = max(asked or 0.0, LOCKED_MIN_WAIT_SECONDS)
-            raise Transient(f"HTTP {status} {describe(reply, body)}", asked)
+            raise Transient(f"HTTP {status} {said}", asked)
         error = BadRequest if outcome is Outcome.BAD_REQUEST else HubSpotError
         raise error(
-            f"HubSpot rejected {reply.method} {reply.path} ({status}): {describe(reply, body)}",
+            f"HubSpot rejected {reply.method} {reply.path} ({status}): {said}",
             status=status,
         )

@@ -5,7 +5,8 @@ Search's 5 requests a second bound how fast ids are found, and passes run one af
 another: left alone, search would idle while a pass starts, while its chains run out of
 ranges to split, and while it reads its last batches. So as a pass starts, the next
 pass that needs a fresh enumeration gets it started in the background
-(`RangedIds.start`, at most `completeness.FETCH_AHEAD` ids ahead of its reader), and finds
+(`Enumeration.start`; `chains.RangedIds` reads at most `completeness.FETCH_AHEAD` ids
+ahead of its reader), and finds
 its first ids waiting. A pass whose type was enumerated earlier in the run reads the spooled ids
 instead (`spool`). A pass that resumes saved progress enumerates what its bookmark
 holds, on its own.
@@ -16,14 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from tap_hubspot_associations.chains import RangedIds
-from tap_hubspot_associations.queries import Requests
+from tap_hubspot_associations.ids import Ids
 from tap_hubspot_associations.spool import IdSpool, SpooledIds
-
-if TYPE_CHECKING:
-    from tap_hubspot_associations.ids import Ids
 
 Window = tuple[int, int] | None
 """(since, until) in epoch ms of an incremental pass; None for every id."""
@@ -47,18 +44,39 @@ class _Planned:
     started: bool = False
 
 
+class Enumeration(Ids, Protocol):
+    """The ids of one object type, found in HubSpot (`chains.RangedIds`)."""
+
+    def start(self) -> None:
+        """Start finding ids now, before the pass reads them."""
+        ...
+
+
+class NewEnumeration(Protocol):
+    """Makes the enumeration of `object_type`'s ids (in `window`, if any) for the pair
+    `setting`: it logs to `logger`, keeps each id in `spool` if given, and calls
+    `when_done` once every id was read."""
+
+    def __call__(
+        self,
+        *,
+        setting: str,
+        object_type: str,
+        window: Window,
+        logger: logging.Logger,
+        spool: IdSpool | None,
+        when_done: Callable[[], None],
+    ) -> Enumeration: ...
+
+
 class Enumerations:
     """The enumerations of one run (see the module's docstring)."""
 
-    def __init__(self, *, client: Requests, api_version: str, verify: bool) -> None:
-        """`verify`: full passes are activated, so their enumerations are checked
-        against a listing to its last page (`RangedIds(verify=...)`)."""
-        self._client = client
-        self._api_version = api_version
-        self._verify = verify
+    def __init__(self, new_enumeration: NewEnumeration) -> None:
+        self._new_enumeration = new_enumeration
         self._planned: list[_Planned] = []
         self._spools: dict[Key, IdSpool] = {}
-        self._ahead: dict[str, tuple[Key, RangedIds]] = {}
+        self._ahead: dict[str, tuple[Key, Enumeration]] = {}
         """Enumerations started ahead, by the pair whose pass will take them over."""
 
     def plan(
@@ -109,7 +127,7 @@ class Enumerations:
             spool.close()
         self._spools.clear()
 
-    def _enumeration(self, planned: _Planned, key: Key, *, spooled: bool) -> RangedIds:
+    def _enumeration(self, planned: _Planned, key: Key, *, spooled: bool) -> Enumeration:
         """A new enumeration for `planned`'s pass, `spooled` if a later pair of the run
         starts from the same type (no pair pays for keeping ids no one reads)."""
         object_type, window = key
@@ -120,16 +138,13 @@ class Enumerations:
             if old is not None:
                 old.close()
             spool = self._spools[key] = IdSpool()
-        return RangedIds(
+        return self._new_enumeration(
             setting=planned.setting,
             object_type=object_type,
-            client=self._client,
-            api_version=self._api_version,
             window=window,
             logger=planned.logger,
             spool=spool,
             when_done=self._start_next,
-            verify=self._verify,
         )
 
     def _waiting(self, besides: _Planned | None = None) -> list[_Planned]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,30 +13,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from tap_hubspot_associations.errors import ConfigError
+from tap_hubspot_associations.values import RECORD_ID
 
-RECORD_ID = re.compile(r"0|[1-9][0-9]{0,19}")
-"""A HubSpot record id as the tap keeps it: up to 20 decimal digits (ids exceed 32 bits),
-without leading zeros, so that one record has one id (`0001` would be a second key)."""
-MAX_NUMERIC_ID = 10**20
-"""The first number too long to be a record id (`RECORD_ID`: 20 digits at most)."""
 MAX_ID_LINE_BYTES = 1024
 """An id has at most 20 digits; a line this long holds none."""
-
-
-def is_record_id(value: object) -> bool:
-    """Whether `value` is a record id as the tap keeps them: a string of digits."""
-    return isinstance(value, str) and RECORD_ID.fullmatch(value) is not None
-
-
-def record_id(value: object) -> str:
-    """A record id HubSpot sent as a number (as observed) or a string (as documented),
-    as the tap keeps it; ValueError for anything else (a bool is not a number here)."""
-    if type(value) is int and 0 <= value < MAX_NUMERIC_ID:
-        return str(value)
-    if not is_record_id(value):
-        raise ValueError(value)
-    assert isinstance(value, str)
-    return value
 
 
 class Ids(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 
 from singer_sdk import metrics
 
-from tap_hubspot_associations.rate_budget import header_count
+from tap_hubspot_associations.values import header_count
 
 
 @dataclass

@@ -8,7 +8,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from tap_hubspot_associations.transport import Reply, one_line
+from tap_hubspot_associations.values import one_line
 
 
 class Outcome(enum.Enum):
@@ -65,15 +65,16 @@ def judge_token(status: int, body: Mapping[str, Any] | None) -> Outcome:
     return Outcome.REFUSED
 
 
-def describe(reply: Reply, body: Mapping[str, Any] | None) -> str:
-    """HubSpot's message and correlation id, or what the response was instead."""
-    correlation = reply.headers.get("X-HubSpot-Correlation-Id")
+def describe(reason: str, headers: Mapping[str, str], body: Mapping[str, Any] | None) -> str:
+    """HubSpot's message and correlation id, or what the response (its `reason` phrase
+    and `headers`) was instead."""
+    correlation = headers.get("X-HubSpot-Correlation-Id")
     if body:
         message = str(body.get("message") or body.get("category") or "no message")
         correlation = str(body.get("correlationId") or correlation or "")
     else:
-        kind = reply.headers.get("Content-Type", "no content type").split(";")[0]
-        message = f"{reply.reason or 'no reason'}, {kind} body"
+        kind = headers.get("Content-Type", "no content type").split(";")[0]
+        message = f"{reason or 'no reason'}, {kind} body"
     message = " ".join(message.split())[:500]
     correlation = one_line(correlation or "")
     return f"{message} (correlation id {correlation})" if correlation else message

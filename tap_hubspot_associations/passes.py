@@ -31,7 +31,7 @@ from tap_hubspot_associations.state import (
     plan_pass,
     unreadable_times,
 )
-from tap_hubspot_associations.times import iso
+from tap_hubspot_associations.values import iso
 
 
 class PassLifecycle:

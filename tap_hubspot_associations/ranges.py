@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_hubspot_associations.errors import MalformedAnswer
-from tap_hubspot_associations.ids import record_id
+from tap_hubspot_associations.values import record_id
 
 LIST_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 200

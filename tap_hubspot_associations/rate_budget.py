@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import bisect
 import logging
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
 from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.values import header_count, header_number
 
 DEFAULT_WINDOW_SECONDS = 10.0
 SEARCH_PER_SECOND = 5
@@ -23,9 +23,6 @@ SEARCH_PER_SECOND = 5
 ARRIVAL_MARGIN = 0.1
 """Seconds a request may take to reach HubSpot after it is sent."""
 WINDOW_HEADER = "X-HubSpot-RateLimit-Interval-Milliseconds"
-PLAIN_NUMBER = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?")
-"""A header number as HubSpot writes them: digits, maybe a fraction. Nothing that
-`float()` also takes (`inf`, `nan`, `1e308`, `-5`, `1_0`) is a wait."""
 
 
 class RateBudget:
@@ -262,21 +259,6 @@ class WaitNotices:
                 return
             self._said[key] = now
         self._logger.info("%s", line)
-
-
-def header_number(headers: Mapping[str, str], name: str) -> float | None:
-    """The plain non-negative number a header holds; None when absent or anything else."""
-    raw = headers.get(name)
-    if not isinstance(raw, str):
-        return None
-    text = raw.strip()
-    return float(text) if PLAIN_NUMBER.fullmatch(text) else None
-
-
-def header_count(headers: Mapping[str, str], name: str) -> int | None:
-    """A count a header holds (a limit, the requests remaining); None if not a number."""
-    value = header_number(headers, name)
-    return int(value) if value is not None else None
 
 
 def announced_wait(

@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from tap_hubspot_associations.errors import ConfigError
-from tap_hubspot_associations.ids import IdSource
-from tap_hubspot_associations.times import parse_iso
+from tap_hubspot_associations.values import is_header_safe, parse_iso
 
 DEFAULT_API_URL = "https://api.hubapi.com"
 API_VERSIONS = ("2026-03", "v4")
@@ -22,8 +21,6 @@ MAX_BATCH_SIZE = 1000
 MAX_WAIT_SECONDS_LIMIT = 86400
 """The largest `max_wait_seconds` allowed: a day, past which no run should sit still."""
 CREDENTIALS = ("access_token", "client_id", "client_secret", "refresh_token")
-HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-"""Visible ASCII: what a credential may hold to travel in a header or form unchanged."""
 
 PAIR_SCHEMA = th.ObjectType(
     th.Property("from", th.StringType, required=True, description="From object type"),
@@ -160,8 +157,16 @@ class AssociationPair:
     setting: str
     from_type: str
     to_type: str
-    ids: IdSource | None
-    """None: every record of the `from` type, listed from HubSpot."""
+    ids: tuple[object, ...] | None = None
+    """The configured ids, each checked when read (`ids.IdSource`)."""
+    ids_file: str | None = None
+    """A file of ids, one per line; with `ids` unset too, every record of the `from`
+    type is found in HubSpot."""
+
+    @property
+    def lists_ids(self) -> bool:
+        """Whether the configuration lists the ids (`ids` or `ids_file`)."""
+        return self.ids is not None or self.ids_file is not None
 
     @property
     def stream_name(self) -> str:
@@ -247,13 +252,6 @@ def _start_date(value: object) -> int | None:
     return start_date_ms
 
 
-def is_header_safe(value: str) -> bool:
-    """Whether `value` can be sent as a credential: visible ASCII only. A line break
-    would split the request's headers, and whitespace or other characters are a
-    copy-and-paste slip that HubSpot would only answer with a 401."""
-    return HEADER_SAFE.fullmatch(value) is not None
-
-
 def _check_credentials(config: Mapping[str, Any]) -> None:
     """Each credential set must be sendable as it is; the message never shows a value."""
     for name in CREDENTIALS:
@@ -317,10 +315,10 @@ def _pairs(value: object) -> tuple[AssociationPair, ...]:
         ids, ids_file = item.get("ids"), item.get("ids_file")
         if ids is not None and ids_file is not None:
             raise ConfigError(f"{setting}: set `ids` or `ids_file`, not both")
-        source = None
-        if ids is not None or ids_file is not None:
-            source = IdSource(setting=setting, ids=ids, ids_file=ids_file)
-        pair = AssociationPair(setting, from_type, to_type, source)
+        if ids is not None and not isinstance(ids, list):
+            raise ConfigError(f"{setting}.ids: must be a list of record ids")
+        listed = tuple(ids) if ids is not None else None
+        pair = AssociationPair(setting, from_type, to_type, listed, ids_file)
         if pair.stream_name in names:
             raise ConfigError(
                 f"{setting} gives the stream name {pair.stream_name!r} that "

@@ -38,8 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_hubspot_associations.ids import is_record_id
-from tap_hubspot_associations.times import iso, parse_iso
+from tap_hubspot_associations.values import is_record_id, iso, parse_iso
 
 SEARCH_LOOKBACK_MS = 5 * 60 * 1000
 """Changes this old before the last pass started are read again: HubSpot's search

@@ -16,7 +16,7 @@ from tap_hubspot_associations.answers import association_type_fields
 from tap_hubspot_associations.batch_reader import BatchReader, Coverage, Poster
 from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import MalformedAnswer, TapError
-from tap_hubspot_associations.ids import Ids
+from tap_hubspot_associations.ids import Ids, IdSource
 from tap_hubspot_associations.metrics import RequestStats
 from tap_hubspot_associations.passes import PassLifecycle, activate_when_complete
 from tap_hubspot_associations.paths import associations_path
@@ -140,6 +140,12 @@ class AssociationsStream(VersionedStream):
         self._client = client
         self._run = run
         self._enumerations = enumerations
+        self.listed_ids = (
+            IdSource(setting=pair.setting, ids=pair.ids, ids_file=pair.ids_file)
+            if pair.lists_ids
+            else None
+        )
+        """The ids the configuration lists; None when HubSpot's are enumerated."""
         self.coverage = Coverage()
         self.pass_kind: PassKind = "not run"
         self.failures: list[str] = []
@@ -161,7 +167,7 @@ class AssociationsStream(VersionedStream):
             )
             self.pass_kind = "skipped"
             return
-        if self.pair.ids is None:
+        if self.listed_ids is None:
             self._label_categories()  # needed anyway; their answer tells HubSpot's time
         this_pass = lifecycle.plan()
         self.pass_kind = "full" if this_pass.full else "incremental"
@@ -207,7 +213,7 @@ class AssociationsStream(VersionedStream):
             name=self.name,
             state=self.get_context_state(None),
             setting=self.pair.setting,
-            lists_its_ids=self.pair.ids is not None,
+            lists_its_ids=self.listed_ids is not None,
             start_date_ms=settings.start_date_ms,
             full_pass_every_days=settings.full_pass_every_days,
             versioned=settings.emit_activate_version_messages,
@@ -261,8 +267,8 @@ class AssociationsStream(VersionedStream):
 
     def _ids_of(self, this_pass: Pass, *, resumes: bool) -> Ids:
         pair = self.pair
-        if pair.ids is not None:
-            return pair.ids
+        if self.listed_ids is not None:
+            return self.listed_ids
         window = this_pass.window
         fingerprint = fingerprint_of(pair.from_type, window)
         return self._enumerations.ids(

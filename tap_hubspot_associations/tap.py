@@ -6,7 +6,7 @@ import os
 import re
 import sys
 import threading
-from functools import cached_property
+from functools import cached_property, partial
 from typing import ClassVar
 
 from singer_sdk import Stream
@@ -17,6 +17,7 @@ from singer_sdk.helpers.capabilities import (
 )
 
 from tap_hubspot_associations.auth import Auth, OAuthToken, StaticToken
+from tap_hubspot_associations.chains import RangedIds
 from tap_hubspot_associations.client import HubSpotClient
 from tap_hubspot_associations.enumerations import Enumerations
 from tap_hubspot_associations.errors import (
@@ -140,11 +141,16 @@ class TapHubSpotAssociations(EndOfRunTap):
 
     @cached_property
     def enumerations(self) -> Enumerations:
-        """Every enumeration of this run: once per type, ahead of its pass."""
+        """Every enumeration of this run: once per type, ahead of its pass. When full
+        passes are activated, their enumerations are checked against a listing to its
+        last page (`RangedIds(verify=...)`)."""
         return Enumerations(
-            client=self.client,
-            api_version=self.settings.api_version,
-            verify=self.settings.emit_activate_version_messages,
+            partial(
+                RangedIds,
+                client=self.client,
+                api_version=self.settings.api_version,
+                verify=self.settings.emit_activate_version_messages,
+            )
         )
 
     @override
@@ -185,7 +191,7 @@ class TapHubSpotAssociations(EndOfRunTap):
             raise
         except HubSpotError as exc:
             self.logger.warning("Custom object pairs are not offered: %s", exc)
-        return [AssociationPair(f"offered pair {f} -> {t}", f, t, None) for f, t in offered]
+        return [AssociationPair(f"offered pair {f} -> {t}", f, t) for f, t in offered]
 
     def _refuse_blanket_selection(self) -> bool:
         """Offered pairs each list every record of their type. Meltano selects `*.*`
@@ -256,7 +262,7 @@ class TapHubSpotAssociations(EndOfRunTap):
         for stream in streams:
             for end, given in (("from", stream.pair.from_type), ("to", stream.pair.to_type)):
                 types.type_id(given, setting=f"{stream.pair.setting}.{end}")
-            if stream.pair.ids is None:
+            if stream.listed_ids is None:
                 self.enumerations.plan(
                     name=stream.name,
                     setting=stream.pair.setting,
@@ -265,7 +271,7 @@ class TapHubSpotAssociations(EndOfRunTap):
                     logger=stream.logger,
                 )
             self.run_context.will_read_labels(stream.pair.from_type, stream.pair.to_type)
-            if stream.pair.ids is not None and stream.pair.ids.validate() == 0:
+            if stream.listed_ids is not None and stream.listed_ids.validate() == 0:
                 self.logger.warning(
                     "%s lists no ids: %s reads nothing", stream.pair.setting, stream.name
                 )

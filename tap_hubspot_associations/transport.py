@@ -28,6 +28,7 @@ from requests.adapters import HTTPAdapter
 
 from tap_hubspot_associations.errors import HubSpotError, Transient
 from tap_hubspot_associations.metrics import RequestMetrics
+from tap_hubspot_associations.values import one_line
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -306,10 +307,6 @@ def connection_failure(exc: requests.RequestException, url: str) -> str:
 def _tls_reason(exc: requests.exceptions.SSLError) -> str:
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return one_line(str(reason or exc))[:160]
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())[:200]
 
 
 def json_object(content: bytes) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ import yaml
 
 from hubspot_emulator import Account, Emulator, RateLimit, TruthRecord
 from tap_hubspot_associations.state import DAY_MS
-from tap_hubspot_associations.times import iso
+from tap_hubspot_associations.values import iso
 from tests.helpers import (
     CAPTURED_OUTPUT,
     LABELS_STREAM,

@@ -4,6 +4,7 @@ share it, and started ahead of the pass that will read it."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, cast
 
 from tap_hubspot_associations.chains import RangedIds
@@ -19,7 +20,7 @@ LOGGER = logging.getLogger("test")
 def planned(fake: FakeHubSpot, upcoming: dict[str, Key | None]) -> Enumerations:
     """Pairs a, b, c... in the run's order, each to enumerate as `upcoming` says."""
     enumerations = Enumerations(
-        client=cast(HubSpotClient, fake), api_version="2026-03", verify=False
+        partial(RangedIds, client=cast(HubSpotClient, fake), api_version="2026-03")
     )
     for name, key in upcoming.items():
         enumerations.plan(

@@ -13,7 +13,6 @@ from tap_hubspot_associations.rate_budget import (
     RateBudget,
     WaitNotices,
     announced_wait,
-    header_count,
 )
 from tap_hubspot_associations.tap import TapHubSpotAssociations
 from tests.fakes import Clock, GivingUp, RecordingEvent, free_slots_now
@@ -47,11 +46,6 @@ def test_a_wait_beyond_the_cap_names_the_header_the_value_and_the_setting() -> N
     message = str(raised.value)
     assert "Retry-After: 1000000000 (1000000000 s)" in message
     assert "max_wait_seconds (300 s)" in message
-
-
-def test_counts_that_are_not_numbers_are_ignored() -> None:
-    assert header_count({"X-HubSpot-RateLimit-Max": "inf"}, "X-HubSpot-RateLimit-Max") is None
-    assert header_count({"X-HubSpot-RateLimit-Max": "190"}, "X-HubSpot-RateLimit-Max") == 190
 
 
 def test_an_announced_window_beyond_the_cap_is_refused_after_freeing_the_slot() -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from tap_hubspot_associations.errors import ConfigError
-from tap_hubspot_associations.ids import IdSource
 from tap_hubspot_associations.settings import CONFIG_SCHEMA, DEFAULTS, AssociationPair, Settings
 
 
@@ -22,8 +21,7 @@ from tap_hubspot_associations.settings import CONFIG_SCHEMA, DEFAULTS, Associati
     ],
 )
 def test_stream_names(from_type: str, to_type: str, name: str) -> None:
-    source = IdSource(setting="associations[0]", ids=[], ids_file=None)
-    assert AssociationPair("associations[0]", from_type, to_type, source).stream_name == name
+    assert AssociationPair("associations[0]", from_type, to_type, ()).stream_name == name
 
 
 SECRET = "pat-na1-settings-test-secret"
@@ -95,3 +93,13 @@ def test_a_setting_given_as_null_takes_its_default() -> None:
         300,
         5,
     ), "the defaults the README's table gives"
+
+
+def test_pairs_keep_their_ids_as_given_and_ids_that_are_not_a_list_are_refused() -> None:
+    pair = {"from": "contacts", "to": "companies"}
+    listed = settings(associations=[{**pair, "ids": ["12", 34]}]).pairs[0]
+    assert (listed.ids, listed.ids_file, listed.lists_ids) == (("12", 34), None, True)
+    every = settings(associations=[pair]).pairs[0]
+    assert (every.ids, every.ids_file, every.lists_ids) == (None, None, False)
+    with pytest.raises(ConfigError, match=r"^associations\[0\]\.ids: must be a list"):
+        settings(associations=[{**pair, "ids": "12"}])

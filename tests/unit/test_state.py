@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tap_hubspot_associations.state import Bookmark, Pass, plan_pass, unreadable_times
-from tap_hubspot_associations.times import iso, parse_iso
+from tap_hubspot_associations.values import iso, parse_iso
 from tests.helpers import iso_utc, ms_of
 
 # Epoch seconds from GNU date (`date -u -d ... +%s`), not from the code under test.
@@ -15,31 +15,6 @@ NEW_YEAR_2026_MS = 1_767_225_600_000
 LATE_NOVEMBER_MS = 1_795_925_106_789  # 2026-11-29T04:05:06.789Z
 DAY_MS = 86_400_000
 FIVE_MINUTES_MS = 300_000
-
-
-def test_iso_writes_utc_with_milliseconds() -> None:
-    assert iso(NEW_YEAR_2026_MS) == "2026-01-01T00:00:00.000Z"
-    assert iso(LATE_NOVEMBER_MS) == "2026-11-29T04:05:06.789Z"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-01-01T00:00:00Z", NEW_YEAR_2026_MS),
-        ("2026-01-01T00:00:00.000z", NEW_YEAR_2026_MS),
-        ("2026-01-01T01:00:00+01:00", NEW_YEAR_2026_MS),
-        ("2025-12-31T19:00:00-05:00", NEW_YEAR_2026_MS),
-        ("2026-01-01", NEW_YEAR_2026_MS),
-        ("2026-11-29T04:05:06.789Z", LATE_NOVEMBER_MS),
-    ],
-)
-def test_parse_iso_reads_zoned_times_and_dates(text: str, expected: int) -> None:
-    assert parse_iso(text) == expected
-
-
-@pytest.mark.parametrize("value", ["2026-01-01T00:00:00", "yesterday", "", None, 0, True])
-def test_parse_iso_refuses_what_is_not_a_zoned_time(value: object) -> None:
-    assert parse_iso(value) is None
 
 
 def test_bookmark_round_trip() -> None:

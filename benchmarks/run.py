@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, TextIO
 import requests
 
 from hubspot_emulator import Account, Emulator, Faults, RateLimit
-from tests.helpers import tap_command
+from tests.helpers import start_tap, tap_command
 
 TOKEN = "pat-benchmark-token"
 
@@ -88,11 +88,7 @@ def run_tap(config: dict[str, Any], workdir: Path) -> TapRun:
     log_path = workdir / "tap.log"
     with (
         log_path.open("wb") as log,
-        subprocess.Popen(
-            tap_command(config_path),
-            stdout=subprocess.PIPE,
-            stderr=log,
-        ) as process,
+        start_tap(tap_command(config_path), stdout=subprocess.PIPE, stderr=log) as process,
     ):
         samples: list[int] = []
         sampler = threading.Thread(target=sample_rss, args=(process.pid, samples), daemon=True)

@@ -7,7 +7,6 @@ Everything else shared by the tests lives in `tests.helpers`.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,11 @@ from tests.helpers import (
     CAPTURED_OUTPUT,
     FAST_RATE,
     ISSUED_TOKENS,
-    RUN_TIMEOUT,
     SECRETS,
     TOKEN,
     TapRun,
-    assert_no_secrets,
-    clean_env,
     leaked,
+    run_tap_command,
     tap_command,
 )
 
@@ -76,18 +73,8 @@ def run_tap(tmp_path: Path) -> Iterator[Any]:
         if state is not None:
             state_path = tmp_path / f"state-{runs}.json"
             state_path.write_text(json.dumps(state))
-        completed = subprocess.run(
-            tap_command(config_path, state_path) + (args or []),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            env={**clean_env(), **(env or {})},
-            check=False,
-        )
-        issued = tuple(emulator.issued_tokens()) if emulator is not None else ()
-        CAPTURED_OUTPUT.extend((completed.stdout, completed.stderr))
-        assert_no_secrets(completed.stdout, completed.stderr, extra=issued)
-        return TapRun(completed.returncode, completed.stdout, completed.stderr)
+        command = tap_command(config_path, state_path) + (args or [])
+        return run_tap_command(command, env=env, emulator=emulator)
 
     yield run
 

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -129,6 +129,55 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("TAP_HUBSPOT_ASSOCIATIONS_")}
 
 
+def start_tap(
+    command: list[str], *, env: Mapping[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[Any]:
+    """Start the tap's command line (`tap_command`, and any flags after it) as a user
+    would, with no setting from outside the test (`clean_env`) but `env`: the one way
+    the tests and the benchmarks start it. `popen`: where its output goes."""
+    return subprocess.Popen(command, env={**clean_env(), **(env or {})}, **popen)
+
+
+def run_tap_command(
+    command: list[str],
+    *,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    emulator: Emulator | None = None,
+) -> TapRun:
+    """Run the tap's command line to its end, `stdin` given; what it printed joins the
+    suite-wide secret scan and is checked now for every secret, the tokens `emulator`
+    issued (during the run too) included."""
+    with start_tap(
+        command,
+        env=env,
+        stdin=subprocess.PIPE if stdin is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    CAPTURED_OUTPUT.extend((stdout, stderr))
+    issued = tuple(emulator.issued_tokens()) if emulator is not None else ()
+    assert_no_secrets(stdout, stderr, extra=issued)
+    return TapRun(process.returncode, stdout, stderr)
+
+
+def assert_one_clear_error(run: TapRun, *expected: str) -> None:
+    """The run failed with exactly one ERROR line, holding each of `expected`, and no
+    traceback."""
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    errors = run.error_lines()
+    assert len(errors) == 1, run.stderr[-2000:]
+    for text in expected:
+        assert text in errors[0], errors[0]
+
+
 def run_and_kill(
     command: list[str], kill_when: Callable[[dict[str, Any]], bool]
 ) -> tuple[list[dict[str, Any]], bool]:
@@ -140,9 +189,7 @@ def run_and_kill(
     messages: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryFile("w+") as stderr,
-        subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=clean_env()
-        ) as process,
+        start_tap(command, stdout=subprocess.PIPE, stderr=stderr, text=True) as process,
     ):
         assert process.stdout is not None
         for line in process.stdout:
@@ -302,9 +349,7 @@ def run_and_kill_when(
     with (
         tempfile.TemporaryFile("w+") as stdout,
         tempfile.TemporaryFile("w+") as stderr,
-        subprocess.Popen(
-            command, stdout=stdout, stderr=stderr, text=True, env=clean_env()
-        ) as process,
+        start_tap(command, stdout=stdout, stderr=stderr, text=True) as process,
     ):
         deadline = time.monotonic() + RUN_TIMEOUT
         killed = False

@@ -1,8 +1,12 @@
-"""Faults: rate limits, transient failures, broken bodies, timeouts, auth and scope errors."""
+"""HubSpot failing: rate limits, transient failures, broken and malformed answers, cursors
+that repeat, timeouts, auth and scope errors, and every fault at once. Each run ends
+exact, or with one ERROR line that names the cause."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
+from typing import Any
 
 import pytest
 
@@ -12,8 +16,13 @@ from tests.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
+    TOKEN,
+    Answer,
+    HostileServer,
+    assert_one_clear_error,
     batch_reads,
     config_for,
+    json_answer,
     oauth_config,
     seeded_account,
     truth_of,
@@ -191,6 +200,7 @@ def test_invalid_token_is_fatal_and_clear(start_emulator, run_tap) -> None:
     assert "401" in last and "Authentication credentials not found" in last
     assert "correlation id" in last
     assert "pat-na1-wrong-secret" not in run.stderr
+    assert "Traceback" not in run.stderr
     assert len(run.error_lines()) == 1
     assert run.stdout == "", "the credentials are checked before anything is written"
     assert sum(emulator.stats.requests.values()) == 1, "by one request"
@@ -282,3 +292,256 @@ def test_a_refused_refresh_token_is_fatal_and_clear(start_emulator, run_tap) -> 
     assert run.returncode == 1
     assert "OAuth token refresh was refused (400)" in run.error_lines()[-1]
     assert "Traceback" not in run.stderr
+
+
+# Malformed answers and cursors that repeat --------------------------------------------
+
+
+MANGLED = {
+    "results missing": ("missing_results", "not the expected JSON", True),
+    "a 200 HTML page": ("html_200", "not the expected JSON", True),
+    "to is null": ("null_to", "", True),
+    "a result for an id not asked for": ("extra_id", "not requested", False),
+}
+
+
+@pytest.mark.parametrize("case", MANGLED, ids=list(MANGLED))
+def test_mangled_answers_are_survived(case: str, start_emulator, run_tap) -> None:
+    fault, logged, sent_again = MANGLED[case]
+    account, pairs = seeded_account({("contacts", "companies"): 30})
+    emulator = start_emulator(account, page_size=4, faults=Faults(script=(fault,) * 2))
+    config = config_for(emulator, pairs, batch_size=10, max_concurrency=1)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+    assert logged in run.stderr
+    first_pages = [i for batch in emulator.stats.batches for i, after in batch if after is None]
+    assert (len(first_pages) > len(set(first_pages))) is sent_again
+
+
+def test_endless_broken_answers_end_in_a_clear_error(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account, faults=Faults(script=("truncated",) * 100))
+    run = run_tap(config_for(emulator, pairs, max_retries=3), emulator=emulator)
+    assert run.returncode == 1
+    assert (
+        "still failing after 3 retries: 207 response is not the expected JSON"
+        in (run.error_lines()[-1])
+    )
+    assert batch_reads(emulator) == 4
+
+
+def test_a_server_that_never_answers_ends_in_a_clear_error(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account, faults=Faults(stall=1.0, stall_seconds=30))
+    run = run_tap(config_for(emulator, pairs, max_retries=1, request_timeout=1), emulator=emulator)
+    assert run.returncode == 1
+    assert "still failing after 1 retries: timed out" in run.error_lines()[-1]
+
+
+ONE_PAIR = {
+    "access_token": TOKEN,
+    "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
+}
+
+
+GOOD_KIND = {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}
+
+
+def batch_read_server(kind: dict[str, Any], to_id: object = 2002) -> HostileServer:
+    """Answers every batch read with one association of `kind` per id."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        inputs = json.loads(body)["inputs"]
+        results = [
+            {"from": {"id": item["id"]}, "to": [{"toObjectId": to_id, "associationTypes": [kind]}]}
+            for item in inputs
+        ]
+        return json_answer(200, {"status": "COMPLETE", "results": results})
+
+    return HostileServer(answer)
+
+
+@pytest.mark.parametrize(
+    ("kind", "to_id"),
+    [
+        ({**GOOD_KIND, "typeId": 7.9}, 2002),
+        ({**GOOD_KIND, "typeId": True}, 2002),
+        ({**GOOD_KIND, "category": None}, 2002),
+        ({**GOOD_KIND, "label": {"text": "Primary"}}, 2002),
+        (GOOD_KIND, "not-an-id"),
+        (GOOD_KIND, True),
+    ],
+)
+def test_values_hubspot_never_sends_are_named_not_emitted(run_tap, kind, to_id):
+    with batch_read_server(kind, to_id) as server:
+        config = {
+            "access_token": TOKEN,
+            "api_url": server.url,
+            "max_retries": 1,
+            "associations": [{"from": "contacts", "to": "companies", "ids": ["101"]}],
+        }
+        run = run_tap(config)
+    assert run.records() == []
+    assert_one_clear_error(run, "101 (malformed result)")
+
+
+def looping_cursor_server(listing: bool) -> HostileServer:
+    """Pages forever with the same cursor: batch reads per id, or the listing."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        if path.endswith("/search"):  # the highest id, before the listing starts
+            return json_answer(200, {"total": 1, "results": [{"id": "999"}]})
+        if method == "GET":
+            page = {"results": [{"id": "101"}], "paging": {"next": {"after": "same"}}}
+            return json_answer(200, page if listing else {"results": [{"id": "101"}]})
+        results = [
+            {
+                "from": {"id": item["id"]},
+                "to": [{"toObjectId": 2002, "associationTypes": [GOOD_KIND]}],
+                "paging": {"next": {"after": "same"}},
+            }
+            for item in json.loads(body)["inputs"]
+        ]
+        return json_answer(200, {"status": "COMPLETE", "results": results})
+
+    return HostileServer(answer)
+
+
+def test_a_batch_read_cursor_that_repeats_fails_its_id(run_tap):
+    with looping_cursor_server(listing=False) as server:
+        config = {
+            "access_token": TOKEN,
+            "api_url": server.url,
+            "associations": [{"from": "contacts", "to": "companies", "ids": ["101"]}],
+        }
+        run = run_tap(config)
+        requests = len(server.requests)
+    assert_one_clear_error(run, "101 (HubSpot returned a paging cursor it had returned before)")
+    assert requests <= 4
+    assert len(run.records()) == 1
+
+
+def test_a_listing_cursor_that_repeats_ends_the_pass(run_tap):
+    with looping_cursor_server(listing=True) as server:
+        config = {
+            "access_token": TOKEN,
+            "api_url": server.url,
+            "associations": [{"from": "contacts", "to": "companies"}],
+        }
+        run = run_tap(config)
+    assert_one_clear_error(run, "cursor it had returned before")
+
+
+def test_malformed_label_definitions_are_one_line(run_tap):
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": [{"category": 5, "typeId": "x"}]})
+        return json_answer(200, {"status": "COMPLETE", "results": []})
+
+    with HostileServer(answer) as server:
+        run = run_tap({**ONE_PAIR, "api_url": server.url})
+    assert_one_clear_error(run, "malformed label definition at results[0]")
+
+
+def test_a_listing_whose_paging_is_a_string_is_one_line(run_tap):
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        return json_answer(200, {"results": [{"id": "1"}], "paging": "next"})
+
+    with HostileServer(answer) as server:
+        config = {
+            **ONE_PAIR,
+            "api_url": server.url,
+            "associations": [{"from": "contacts", "to": "deals"}],
+        }
+        run = run_tap(config)
+    assert_one_clear_error(run, "malformed paging")
+
+
+def test_malformed_schemas_during_discovery_are_one_line(run_tap):
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        schema = {"objectTypeId": "2-1", "name": "cars", "associations": "all of them"}
+        return json_answer(200, {"results": [schema]})
+
+    with HostileServer(answer) as server:
+        config = {"access_token": TOKEN, "api_url": server.url}
+        run = run_tap(config, args=["--discover"])
+    assert_one_clear_error(run, "malformed schema (associations is not a list")
+
+
+# Every fault at once ------------------------------------------------------------------
+
+
+THREE_PAIRS = {
+    ("contacts", "companies"): 250,
+    ("deals", "contacts"): 120,
+    ("p4242_cars", "0-1"): 60,
+}
+
+
+def test_soak_every_fault_at_once_gives_the_exact_truth(start_emulator, run_tap) -> None:
+    """25 requests a second make the run's hundred-odd requests last over 3 s, so the
+    first 3-second token is renewed at least once (the tap renews it at 2.4 s, four
+    fifths of its life)."""
+    account, pairs = seeded_account(THREE_PAIRS)
+    faults = Faults(
+        script=("html_502", "locked"),  # then at random, these among the rest
+        server_error=0.05,
+        locked=0.05,
+        html_502=0.02,
+        truncated_body=0.02,
+        id_error=0.02,
+        latency_seconds=0.03,
+        latency_spread=0.9,
+    )
+    emulator = start_emulator(
+        account,
+        page_size=4,
+        faults=faults,
+        rate_limit=RateLimit(max_requests=25, interval_ms=1000, arrival_grace=ARRIVAL_GRACE),
+        oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
+        token_ttl=3,
+    )
+    config = oauth_config(emulator, pairs, batch_size=20, max_retries=8)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+    statuses = emulator.stats.statuses
+    assert statuses[423] and statuses[502] and emulator.stats.tokens_issued >= 2
+    assert statuses[429] <= 0.05 * sum(emulator.stats.requests.values())
+
+
+def test_soak_short_tokens_tight_window_faults_and_429s(start_emulator, run_tap):
+    """Tokens live 2 s, the window is 20 requests a second and unannounced (429s with
+    `Retry-After`), 6% faults and 3% truncated bodies: the run still ends exact, never
+    failing on an expired token while the refresh token works. Whatever the machine's
+    speed, the first requests meet a 429 and HubSpot's 401 for an expired token
+    (scripted); the window's own 429s come as fast as the tap goes."""
+    account, pairs = seeded_account({("contacts", "companies"): 300, ("deals", "contacts"): 100})
+    faults = Faults(
+        script=("rate_limited", "expired_token"),
+        rate_limited_retry_after=1,
+        server_error=0.04,
+        locked=0.02,
+        truncated_body=0.03,
+        latency_seconds=0.02,
+    )
+    emulator = start_emulator(
+        account,
+        page_size=4,
+        faults=faults,
+        rate_limit=RateLimit(max_requests=20, interval_ms=1000, send_headers=False, retry_after=1),
+        oauth_clients={CLIENT_ID: (CLIENT_SECRET, REFRESH_TOKEN)},
+        token_ttl=2,
+    )
+    config = oauth_config(emulator, pairs, batch_size=10, max_concurrency=4, max_retries=8)
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.record_set() == truth_of(account, pairs)
+    assert emulator.stats.statuses[429] and emulator.stats.tokens_issued >= 2

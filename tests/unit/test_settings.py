@@ -1,5 +1,5 @@
 """Settings read in process: api_url, credentials, defaults (the command line's handling
-of them: tests/e2e/test_settings.py)."""
+of them: tests/e2e/test_inputs.py)."""
 
 from __future__ import annotations
 

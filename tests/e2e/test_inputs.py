@@ -1,0 +1,335 @@
+"""What the tap is given: settings (a file, a pipe, the environment), ids files, state and
+catalog files. A mistake is one ERROR line naming the setting or file, and a non-zero
+exit, before anything is written; good input in every form is read exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import (
+    CLIENT_ID,
+    REFRESH_TOKEN,
+    ROOT,
+    TOKEN,
+    assert_one_clear_error,
+    config_for,
+    run_tap_command,
+    seeded_account,
+    tap_command,
+    truth_of,
+)
+
+PAIR = {"from": "contacts", "to": "companies", "ids": ["1"]}
+STREAM = "contacts_to_companies"
+
+
+def with_pair(**changes: object) -> dict:
+    """A config of one pair (`PAIR` changed as given; None removes a key) that never
+    reaches HubSpot: its mistakes stop the run first."""
+    pair = {k: v for k, v in {**PAIR, **changes}.items() if v is not None}
+    return {"access_token": TOKEN, "api_url": "http://127.0.0.1:9", "associations": [pair]}
+
+
+BAD_SETTINGS = {
+    "both ids and ids_file": (with_pair(ids_file="ids.txt"), "associations[0]: set `ids` or"),
+    "no credentials": (
+        {"api_url": "http://127.0.0.1:9", "associations": [PAIR]},
+        "no credentials",
+    ),
+    "half of oauth": (
+        {"client_id": CLIENT_ID, "refresh_token": REFRESH_TOKEN, "associations": [PAIR]},
+        "OAuth needs client_secret",
+    ),
+    "batch_size 0": ({**with_pair(), "batch_size": 0}, "config['batch_size']"),
+    "batch_size 1001": ({**with_pair(), "batch_size": 1001}, "config['batch_size']"),
+    "missing ids_file": (
+        with_pair(ids=None, ids_file="/nonexistent/ids.txt"),
+        "ids_file /nonexistent/ids.txt: no such file",
+    ),
+    "non-digit id": (with_pair(ids=["12", "12a"]), "associations[0].ids[1]: '12a' is not"),
+    "plain http to a remote host": (
+        {**with_pair(), "api_url": "http://api.hubapi.com"},
+        "plain http to a remote host",
+    ),
+    "api_url with a path": ({**with_pair(), "api_url": "https://x.example/crm"}, "no path"),
+    "api_url without a scheme": ({**with_pair(), "api_url": "api.hubapi.com"}, "api_url"),
+    "unknown api_version": ({**with_pair(), "api_version": "v3"}, "config['api_version']"),
+    "start_date not a date": (
+        {**with_pair(), "start_date": "last tuesday"},
+        "start_date 'last tuesday' is not an ISO 8601 date-time",
+    ),
+    "start_date without a zone": (
+        {**with_pair(), "start_date": "2026-01-01T00:00:00"},
+        "start_date '2026-01-01T00:00:00' is not an ISO 8601 date-time with a time zone",
+    ),
+    "start_date in the future": (
+        {**with_pair(), "start_date": "2999-01-01T00:00:00Z"},
+        "start_date 2999-01-01T00:00:00Z is in the future",
+    ),
+    "full_pass_every_days negative": (
+        {**with_pair(), "full_pass_every_days": -1},
+        "config['full_pass_every_days']",
+    ),
+    "associations not a list": (
+        {**with_pair(), "associations": "contacts"},
+        "settings: 'contacts' is not of type 'array'",
+    ),
+    "an id neither string nor integer": (
+        with_pair(ids=["1", None]),
+        "in config['associations'][0]['ids'][1]",
+    ),
+    "two pairs with one stream name": (
+        {"access_token": TOKEN, "associations": [PAIR, {**PAIR, "from": "Contacts"}]},
+        "stream name 'contacts_to_companies'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SETTINGS, ids=list(BAD_SETTINGS))
+def test_bad_settings_give_one_clear_line(case: str, run_tap) -> None:
+    config, expected = BAD_SETTINGS[case]
+    run = run_tap(config)
+    assert_one_clear_error(run, expected)
+    assert run.stdout == ""
+
+
+def test_settings_from_environment_variables(start_emulator, run_tap) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 20})
+    emulator = start_emulator(account, page_size=4)
+    env = {
+        "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": TOKEN,
+        "TAP_HUBSPOT_ASSOCIATIONS_API_URL": emulator.url,
+        "TAP_HUBSPOT_ASSOCIATIONS_BATCH_SIZE": "7",
+        "TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS": json.dumps(
+            config_for(emulator, pairs)["associations"]
+        ),
+    }
+    run = run_tap(None, env=env, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+    assert max(len(batch) for batch in emulator.stats.batches) == 7
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TAP_HUBSPOT_ASSOCIATIONS_BATCH_SIZE": "abc"}, "BATCH_SIZE: 'abc' is not a whole"),
+        ({"TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS": "not json"}, "ASSOCIATIONS: not valid JSON"),
+        ({"TAP_HUBSPOT_ASSOCIATIONS_REQUEST_TIMEOUT": "nan"}, "not a finite number"),
+    ],
+)
+def test_a_bad_setting_in_the_environment_is_one_line(env, expected):
+    settings = {
+        "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": TOKEN,
+        "TAP_HUBSPOT_ASSOCIATIONS_API_URL": "http://127.0.0.1:9",
+        **env,
+    }
+    run = run_tap_command(tap_command("ENV"), env=settings)
+    assert_one_clear_error(run, expected)
+
+
+def test_an_sdk_setting_in_the_environment_that_is_not_json_is_one_line():
+    settings = {
+        "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": TOKEN,
+        "TAP_HUBSPOT_ASSOCIATIONS_STREAM_MAPS": "{x",
+    }
+    run = run_tap_command(tap_command("ENV"), env=settings)
+    assert_one_clear_error(run, "STREAM_MAPS: not valid JSON")
+
+
+def test_config_given_as_a_pipe_is_read_once(start_emulator):
+    account, pairs = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    run = run_tap_command(tap_command("/dev/stdin"), stdin=json.dumps(config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_an_endless_config_file_stops_at_the_cap():
+    run = run_tap_command(tap_command("/dev/zero"))
+    assert_one_clear_error(run, "--config /dev/zero: larger than 64 MiB")
+
+
+SDK_SETTINGS = ("stream_maps", "stream_map_config", "faker_config", "flattening_")
+
+
+def our_settings(run_tap) -> dict[str, object]:
+    """The tap's own settings and their defaults, as --about tells them."""
+    about = json.loads(run_tap(None, args=["--about", "--format", "json"]).stdout)
+    return {
+        name: schema.get("default")
+        for name, schema in about["settings"]["properties"].items()
+        if not name.startswith(SDK_SETTINGS)
+    }
+
+
+def test_readme_settings_table_matches_about(run_tap) -> None:
+    ours = our_settings(run_tap)
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n\n", 2)[1]
+    rows = re.findall(r"^\| `(\w+)` \|\s*(?:`([^`]*)`)?\s*\|", table, flags=re.MULTILINE)
+    documented = {name: default or None for name, default in rows}
+    assert documented == {k: None if v is None else str(v) for k, v in ours.items()}
+
+
+# Ids files ----------------------------------------------------------------------------
+
+
+def test_a_bad_line_in_ids_file_is_named_before_anything_is_emitted(tmp_path: Path, run_tap):
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("  101\n\n102\r\n103 \n1O4\n105\n")
+    config = with_pair(ids=None)
+    config["associations"] = [{"from": "contacts", "to": "companies", "ids_file": str(ids_file)}]
+    run = run_tap(config)
+    assert run.returncode == 1
+    assert f"ids_file {ids_file}, line 5: '1O4' is not a HubSpot record id" in run.error_lines()[-1]
+    assert not any(m["type"] in ("RECORD", "STATE") for m in run.messages)
+
+
+def test_ids_file_ignores_whitespace_and_blank_lines(tmp_path: Path, start_emulator, run_tap):
+    account, pairs = seeded_account({("contacts", "companies"): 30})
+    ids = pairs[("contacts", "companies")]
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("\n".join(f"  {i}\t" if n % 3 else f"\n{i}\r" for n, i in enumerate(ids)))
+    emulator = start_emulator(account, page_size=4)
+    config = config_for(emulator, {})
+    config["associations"] = [{"from": "contacts", "to": "companies", "ids_file": str(ids_file)}]
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def written(content: bytes):
+    def make(path: Path) -> Path:
+        path.write_bytes(content)
+        return path
+
+    return make
+
+
+def directory(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+BAD_FILES = {
+    "a directory": (directory, "is a directory"),
+    "binary": (written(b"\x00\x01\x02\xff\xfe"), "not UTF-8 text"),
+    "latin-1": (written(b"101\n10\xe92\n"), "not UTF-8 text"),
+    "a 1 MB line": (written(b"1" * 1_000_000 + b"\n"), "line 1: longer than 1024 bytes"),
+    "an id too long": (written(b"101\n" + b"9" * 21 + b"\n"), "line 2"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES, ids=list(BAD_FILES))
+def test_hostile_ids_files_are_named(case: str, tmp_path: Path, run_tap) -> None:
+    make, expected = BAD_FILES[case]
+    path = make(tmp_path / "ids.txt")
+    config = {
+        "access_token": "pat-na1-test-0000-secret-token",
+        "api_url": "http://127.0.0.1:9",
+        "associations": [{"from": "contacts", "to": "companies", "ids_file": str(path)}],
+    }
+    run = run_tap(config)
+    assert run.returncode == 1
+    last = run.error_lines()[-1]
+    assert f"ids_file {path}" in last and expected in last
+    assert len(last) < 300
+    assert "Traceback" not in run.stderr
+
+
+def test_an_empty_ids_file_reads_nothing_with_a_warning(tmp_path: Path, start_emulator, run_tap):
+    account, _ = seeded_account({("contacts", "companies"): 5})
+    emulator = start_emulator(account)
+    path = tmp_path / "ids.txt"
+    path.write_text("\n  \n")
+    config = config_for(emulator, {})
+    config["associations"] = [{"from": "contacts", "to": "companies", "ids_file": str(path)}]
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr
+    assert "associations[0] lists no ids" in run.stderr
+    assert not run.records() and not emulator.stats.batches
+
+
+def test_an_ids_file_that_is_a_pipe_is_read_once(start_emulator, tmp_path):
+    account, pairs = seeded_account({("contacts", "companies"): 40})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs, emit_activate_version_messages=True)
+    config["associations"][0].pop("ids")
+    config["associations"][0]["ids_file"] = "/dev/stdin"
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    ids_text = "".join(f"{i}\n" for i in pairs[("contacts", "companies")])
+    run = run_tap_command(tap_command(config_path), stdin=ids_text)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_an_ids_file_that_is_a_fifo_does_not_hang(start_emulator, tmp_path):
+    account, pairs = seeded_account({("contacts", "companies"): 40})
+    emulator = start_emulator(account)
+    fifo = tmp_path / "ids.fifo"
+    os.mkfifo(fifo)
+    config = config_for(emulator, pairs)
+    config["associations"][0].pop("ids")
+    config["associations"][0]["ids_file"] = str(fifo)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+
+    def feed() -> None:
+        with fifo.open("w") as writer:
+            writer.writelines(f"{i}\n" for i in pairs[("contacts", "companies")])
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    run = run_tap_command(tap_command(config_path))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record_set() == truth_of(account, pairs)
+
+
+# State and catalog files --------------------------------------------------------------
+
+
+BROKEN_FILES = {
+    "--state not JSON": ("--state", '{"bookm', "not valid JSON (line 1"),
+    "--state a list": ("--state", "[]", "must hold a JSON object"),
+    "--state bookmarks not an object": ("--state", '{"bookmarks": 5}', "`bookmarks` must map"),
+    "--state Infinity": (
+        "--state",
+        '{"bookmarks": {"a": {"position": Infinity}}}',
+        "Infinity is not a JSON",
+    ),
+    "--catalog not JSON": ("--catalog", "{", "not valid JSON"),
+    "--catalog streams null": ("--catalog", '{"streams": null}', "`streams` must be a list"),
+    "--config not JSON": ("--config", "{'access_token': 1}", "not valid JSON"),
+    "--config NaN": (
+        "--config",
+        '{"access_token": "x", "max_retries": NaN}',
+        "NaN is not a JSON number",
+    ),
+    "--config nested deep": ("--config", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_FILES, ids=list(BROKEN_FILES))
+def test_a_broken_input_file_is_one_line_naming_it(case: str, tmp_path: Path, run_tap) -> None:
+    flag, content, expected = BROKEN_FILES[case]
+    path = tmp_path / "input.json"
+    path.write_text(content)
+    run = run_tap(None if flag == "--config" else with_pair(), args=[flag, str(path)])
+    assert_one_clear_error(run, f"| tap-hubspot-associations       | {flag} {path}: ", expected)
+
+
+def test_a_catalog_the_sdk_cannot_read_is_one_line(tmp_path: Path, run_tap) -> None:
+    catalog = tmp_path / "catalog.json"
+    stream = {"tap_stream_id": STREAM, "stream": STREAM, "schema": {}, "metadata": "x"}
+    catalog.write_text(json.dumps({"streams": [stream]}))
+    run = run_tap(with_pair(), args=["--catalog", str(catalog)])
+    assert_one_clear_error(run)

@@ -57,7 +57,11 @@ _deadline = threading.local()
 class Watchdog:
     """One thread that calls each registered callback when its deadline passes, unless
     it was cancelled first: the deadlines of every request in flight, without a thread
-    (or a timer) per request."""
+    (or a timer) per request.
+
+    Once `cancel()` returns, its callback is not running and never will: a cut that
+    had begun is finished first, so it cannot land on a connection already given back
+    to the pool for another request."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -66,6 +70,8 @@ class Watchdog:
         self._condition = threading.Condition()
         self._numbers = itertools.count()
         self._thread: threading.Thread | None = None
+        self._calling: int | None = None
+        """The number whose callback runs now, outside the lock."""
 
     def watch(self, deadline: float, callback: Callable[[], None]) -> int:
         """Call `callback` at `deadline` (on the watchdog's clock); a number to cancel it."""
@@ -80,9 +86,12 @@ class Watchdog:
         return number
 
     def cancel(self, number: int) -> None:
-        """The callback of `number` is not called (if it was not already)."""
+        """The callback of `number` is not called, or has returned if it was called."""
         with self._condition:
             self._pending.pop(number, None)
+            if threading.current_thread() is not self._thread:
+                while self._calling == number:
+                    self._condition.wait()
 
     def _run(self) -> None:
         while True:
@@ -99,8 +108,14 @@ class Watchdog:
                     continue
                 heapq.heappop(self._due)
                 callback = self._pending.pop(number)
-            with contextlib.suppress(Exception):  # one failed cut must not end the others
-                callback()
+                self._calling = number
+            try:
+                with contextlib.suppress(Exception):  # one failed cut must not end the others
+                    callback()
+            finally:
+                with self._condition:
+                    self._calling = None
+                    self._condition.notify_all()
 
 
 WATCHDOG = Watchdog()

@@ -222,6 +222,36 @@ def test_the_watchdog_calls_each_callback_at_its_deadline_unless_cancelled() -> 
     assert called == ["early", "late"]
 
 
+def test_a_cancel_during_its_callback_returns_once_the_callback_is_done() -> None:
+    """A cut that began as its request ended must be over when `cancel()` returns: the
+    request's connection then goes back to the pool, and a cut landing later would
+    shut it under the next request."""
+    watchdog = Watchdog()
+    running, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def slow_cut() -> None:
+        running.set()
+        release.wait(10)
+        finished.append("cut")
+
+    number = watchdog.watch(time.monotonic(), slow_cut)
+    assert running.wait(10)
+    cancelled = threading.Event()
+
+    def cancel() -> None:
+        watchdog.cancel(number)
+        cancelled.set()
+
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    assert not cancelled.wait(0.3), "cancel() returned while the cut was still running"
+    release.set()
+    assert cancelled.wait(10)
+    assert finished == ["cut"]
+    canceller.join()
+
+
 def test_one_thread_watches_every_request() -> None:
     """A deadline per request in flight, and one thread for all of them (a timer per
     request started a thread each)."""

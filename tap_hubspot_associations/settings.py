@@ -20,6 +20,8 @@ API_VERSIONS = ("2026-03", "v4")
 MAX_BATCH_SIZE = 1000
 MAX_WAIT_SECONDS_LIMIT = 86400
 """The largest `max_wait_seconds` allowed: a day, past which no run should sit still."""
+MAX_PROGRESS_INTERVAL = 3600
+"""The largest `progress_interval` allowed: a run silent for longer looks hung."""
 CREDENTIALS = ("access_token", "client_id", "client_secret", "refresh_token")
 
 PAIR_SCHEMA = th.ObjectType(
@@ -85,9 +87,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "progress_interval",
-        th.NumberType(minimum=1),
+        th.NumberType(minimum=1, maximum=MAX_PROGRESS_INTERVAL),
         default=10,
-        description="Seconds between progress lines on stderr during a run",
+        description="Seconds between progress lines on stderr during a run (at most 3600)",
     ),
     th.Property(
         "start_date",

@@ -72,6 +72,10 @@ BAD_SETTINGS = {
         {**with_pair(), "start_date": "2999-01-01T00:00:00Z"},
         "start_date 2999-01-01T00:00:00Z is in the future",
     ),
+    "progress_interval beyond an hour": (
+        {**with_pair(), "progress_interval": 86400},
+        "config['progress_interval']",
+    ),
     "full_pass_every_days negative": (
         {**with_pair(), "full_pass_every_days": -1},
         "config['full_pass_every_days']",

@@ -22,7 +22,7 @@ from tap_hubspot_associations.metrics import RequestMetrics
 from tap_hubspot_associations.outcomes import Outcome, describe, judge_token
 from tap_hubspot_associations.rate_budget import announced_wait
 from tap_hubspot_associations.redaction import SECRETS
-from tap_hubspot_associations.retry import retry_delays
+from tap_hubspot_associations.retry import Retries
 from tap_hubspot_associations.transport import json_object, send_once
 from tap_hubspot_associations.values import is_header_safe
 
@@ -106,20 +106,18 @@ class OAuthToken:
 
     def _refresh(self, cancel: threading.Event) -> None:
         """Refresh, retrying transient failures; `HubSpotError` when it cannot be done."""
-        delays = retry_delays()
-        failures = 0
+        retries = Retries(self._max_retries)
         while True:
             try:
                 self._refresh_once()
                 return
             except Transient as exc:
-                failures += 1
-                if failures > self._max_retries:
+                wait = retries.wait_after(exc.wait)
+                if wait is None:
                     raise HubSpotError(
                         f"OAuth token refresh at {self._token_url} still failing after "
                         f"{self._max_retries} retries: {exc}"
                     ) from None
-                wait = exc.wait if exc.wait is not None else next(delays)
                 self._logger.warning("OAuth token refresh: %s; retrying in %.1f s", exc, wait)
                 if cancel.wait(wait):
                     raise Cancelled from None

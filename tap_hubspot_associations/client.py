@@ -36,7 +36,7 @@ from tap_hubspot_associations.rate_budget import (
     WaitNotices,
     announced_wait,
 )
-from tap_hubspot_associations.retry import retry_delays
+from tap_hubspot_associations.retry import Retries
 from tap_hubspot_associations.transport import Reply, json_object, send_once
 from tap_hubspot_associations.values import one_line
 
@@ -145,8 +145,7 @@ class HubSpotClient:
         and then by the app's budget; the body as plain JSON, or as `answer_type`."""
         url = self.api_url + path
         budgets = (*own_limits, self.budget)
-        delays = retry_delays()
-        failures = 0
+        retries = Retries(self.max_retries)
         rate_limited = 0
         renewals = 0
         while True:
@@ -165,14 +164,13 @@ class HubSpotClient:
                             f"{method} {path} was rate limited {rate_limited} times in a row; "
                             "another app may be spending this account's budget"
                         ) from None
-                else:
-                    failures += 1
-                    if failures > self.max_retries:
-                        raise HubSpotError(
-                            f"{method} {path} still failing after {self.max_retries} retries: {exc}"
-                        ) from None
+                wait = retries.wait_after(exc.wait, counted=not exc.rate_limited)
+                if wait is None:
+                    raise HubSpotError(
+                        f"{method} {path} still failing after {self.max_retries} retries: {exc}"
+                    ) from None
+                if not exc.rate_limited:
                     self.stats.retried()
-                wait = exc.wait if exc.wait is not None else next(delays)
                 self.logger.warning("%s %s: %s; retrying in %.1f s", method, path, exc, wait)
                 reason, key = f"{method} {path} after {exc}", f"{method} {path.split('?')[0]}"
                 if self.waits.wait(wait, reason, cancel, key=key):

@@ -23,3 +23,23 @@ def retry_delays() -> Iterator[float]:
 def retry_delay(attempt: int) -> float:
     """The wait before retry number `attempt` (1 for the first), with full jitter."""
     return backoff.full_jitter(min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS))
+
+
+class Retries:
+    """The retries of one task (a request, a token refresh) under the policy: at most
+    `max_retries` passing failures, each followed by the wait it announced
+    (`Retry-After`) or else the next backoff."""
+
+    def __init__(self, max_retries: int) -> None:
+        self.max_retries = max_retries
+        self.failures = 0
+        self._delays = retry_delays()
+
+    def wait_after(self, announced: float | None, *, counted: bool = True) -> float | None:
+        """Seconds to wait before the next try; None once `max_retries` counted failures
+        are spent. A failure not `counted` (a 429, capped apart) only waits."""
+        if counted:
+            self.failures += 1
+            if self.failures > self.max_retries:
+                return None
+        return announced if announced is not None else next(self._delays)

@@ -185,6 +185,21 @@ def test_a_malformed_result_fails_its_id_alone(broken: dict[str, Any]) -> None:
     assert [(id_, found is None) for id_, found in parsed] == [("101", False), ("103", True)]
 
 
+def test_results_after_a_malformed_one_are_read() -> None:
+    broken = {"from": {"id": "103"}, "to": "none"}
+    parsed, _ = results_of({"results": [broken, GOOD]})
+    assert [(id_, found is None) for id_, found in parsed] == [("103", True), ("101", False)]
+
+
+def test_an_edge_type_without_category_takes_it_from_the_label_definitions() -> None:
+    found = result(to=[{"toObjectId": 202, "associationTypes": [{"typeId": 279}]}])
+    categories = {279: "HUBSPOT_DEFINED"}
+    records = records_of(found, "101", "contacts", "companies", categories.__getitem__)
+    assert [(r["to_id"], r["category"], r["type_id"]) for r in records] == [
+        ("202", "HUBSPOT_DEFINED", 279)
+    ]
+
+
 @pytest.mark.parametrize(
     ("error", "ids"),
     [

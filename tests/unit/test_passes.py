@@ -3,6 +3,7 @@ activations out, HubSpot's time under the test's control."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -166,6 +167,15 @@ def test_saved_progress_that_cannot_be_trusted_starts_over(
     bookmark = lifecycle.resume_point(ids)
     assert (bookmark.position, bookmark.pending) == (0, {})
     assert why in caplog.text and "reading it from the start" in caplog.text
+    assert bookmark.ids_fingerprint == ids.fingerprint(), "so that the next run can resume it"
+
+
+def test_saved_progress_at_the_last_id_is_resumed_not_started_over() -> None:
+    """An interrupted run may have passed every id and still hold pages to read."""
+    lifecycle = Run(saved_progress(position=10)).lifecycle()
+    lifecycle.plan()
+    bookmark = lifecycle.resume_point(ListedIds(10))
+    assert (bookmark.position, bookmark.pending) == (10, {"1001": "cursor-1"})
 
 
 def test_an_incremental_pass_moves_since_to_its_end_when_complete() -> None:
@@ -217,3 +227,95 @@ def test_a_stream_with_saved_progress_or_completed_has_no_next_pass() -> None:
     assert completed.completed_before and completed.next_pass() is None
     fresh = Run({}).lifecycle(lists_its_ids=False).next_pass()
     assert fresh is not None and fresh.full
+
+
+def test_an_interrupted_incremental_pass_resumes_its_saved_window() -> None:
+    """The saved progress is a position among the ids of the saved window: a window
+    planned now would list other ids."""
+    saved_pass = {
+        "mode": "incremental",
+        "since": "2026-03-09T10:55:00.000Z",
+        "until": "2026-03-10T11:00:00.000Z",
+    }
+    state = {
+        "since": "2026-03-09T11:00:00.000Z",
+        "last_full": "2026-03-08T00:00:00.000Z",
+        "pass": saved_pass,
+        **saved_progress(),
+    }
+    lifecycle = Run(state).lifecycle(lists_its_ids=False, start_date="2026-01-01T00:00:00Z")
+    this_pass = lifecycle.plan()
+    assert this_pass.window == (ms_of("2026-03-09T10:55:00Z"), ms_of("2026-03-10T11:00:00Z"))
+
+
+def test_an_interrupted_full_pass_without_start_date_keeps_its_end() -> None:
+    """Its end becomes `since`: ending it now would skip what changed in ids it had
+    already read while it was interrupted."""
+    saved_pass = {"mode": "full", "since": None, "until": "2026-03-10T11:00:00.000Z"}
+    run = Run({"pass": saved_pass, **saved_progress()})
+    lifecycle = run.lifecycle(lists_its_ids=False)
+    lifecycle.plan()
+    lifecycle.resume_point(ListedIds(None))
+    lifecycle.finish(complete=True)
+    assert run.state["since"] == "2026-03-10T11:00:00.000Z"
+    assert run.state["last_full"] == "2026-03-10T11:00:00.000Z"
+
+
+def test_progress_whose_pass_is_dropped_is_finished_by_a_full_pass() -> None:
+    """Without its window, only a full pass is sure to read what the progress covers."""
+    ahead = iso_utc(ms_of(NOW) + 3_600_000)
+    saved_pass = {"mode": "incremental", "since": "2026-03-09T11:55:00.000Z", "until": ahead}
+    state = {
+        "since": "2026-03-09T12:00:00.000Z",
+        "last_full": "2026-03-08T00:00:00.000Z",
+        "pass": saved_pass,
+        **saved_progress(),
+    }
+    lifecycle = Run(state).lifecycle(lists_its_ids=False, start_date="2026-01-01T00:00:00Z")
+    assert lifecycle.plan().full
+
+
+@pytest.mark.parametrize(
+    ("state", "versioned", "lists_its_ids"),
+    [
+        (saved_progress(version=555), False, True),
+        (
+            {
+                "since": "2026-03-09T12:00:00.000Z",
+                "last_full": "2026-03-08T00:00:00.000Z",
+                "pass": {
+                    "mode": "incremental",
+                    "since": "2026-03-09T11:55:00.000Z",
+                    "until": "2026-03-10T11:00:00.000Z",
+                },
+                **saved_progress(version=555),
+            },
+            True,
+            False,
+        ),
+    ],
+    ids=["a full pass of a tap that does not activate", "an incremental pass"],
+)
+def test_a_saved_version_is_activated_only_by_a_versioned_full_pass(
+    state: dict[str, Any], versioned: bool, lists_its_ids: bool
+) -> None:
+    """Activating a version deletes the rows the pass did not read: an incremental pass
+    reads only some, and a tap told not to activate must not."""
+    run = Run(copy.deepcopy(state))  # finish() changes it; the parameters outlive one run
+    lifecycle = run.lifecycle(
+        versioned=versioned, lists_its_ids=lists_its_ids, start_date="2026-01-01T00:00:00Z"
+    )
+    lifecycle.plan()
+    assert lifecycle.resume_point(ListedIds()).version == 555
+    lifecycle.finish(complete=True)
+    assert run.activated == []
+
+
+def test_ending_a_run_whose_pass_was_incomplete_writes_nothing() -> None:
+    run = Run({})
+    lifecycle = run.lifecycle()
+    lifecycle.plan()
+    lifecycle.resume_point(ListedIds())
+    lifecycle.finish(complete=False)
+    lifecycle.end_run()
+    assert run.state == {} and run.written == []

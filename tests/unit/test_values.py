@@ -56,7 +56,9 @@ def test_parse_iso_reads_zoned_times_and_dates(text: str, expected: int) -> None
     assert parse_iso(text) == expected
 
 
-@pytest.mark.parametrize("value", ["2026-01-01T00:00:00", "yesterday", "", None, 0, True])
+@pytest.mark.parametrize(
+    "value", ["2026-01-01T00:00:00", "20260101T05", "yesterday", "", None, 0, True]
+)
 def test_parse_iso_refuses_what_is_not_a_zoned_time(value: object) -> None:
     assert parse_iso(value) is None
 

@@ -28,6 +28,7 @@ changed, and a test fails with those names.
 
 from __future__ import annotations
 
+import ast
 import gc
 import inspect
 import logging
@@ -220,8 +221,9 @@ class EndOfRunTap(Tap):
 
         Also: each stream is registered under its `tap_stream_id`, the name it looks its
         maps up by (a catalog may rename `stream`); flattening settings singer-sdk
-        refuses here are a settings error; and a user's map that fails on a record
-        names its stream (`_failures_named`).
+        refuses here are a settings error; a map singer-sdk refuses names its stream,
+        and the property whose expression does not parse (`_map_named`); and a user's
+        map that fails on a record names its stream (`_failures_named`).
         """
         try:
             PluginBase.setup_mapper(self)
@@ -231,7 +233,10 @@ class EndOfRunTap(Tap):
                 mask = entry.metadata.resolve_selection()
                 if mask[()]:
                     schema = get_selected_schema(name, schema, mask)
-                self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
+                try:
+                    self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
+                except MappingError as exc:
+                    raise MappingError(f"{_map_named(self.config, name)}: {exc}") from None
         except ConfigValidationError as exc:  # flattening settings, checked here
             raise ConfigError(f"settings: {'; '.join(exc.errors) or exc}") from None
         for name, maps in self.mapper.stream_maps.items():
@@ -300,6 +305,20 @@ class EndOfRunTap(Tap):
         self.logger.error("Stopped by %s; the last STATE written marks where a run resumes", name)
         sys.stderr.flush()
         os._exit(128 + signum)
+
+
+def _map_named(config: Any, stream: str) -> str:
+    """`stream`, and the first property of its map whose expression is not a Python
+    expression: singer-sdk's "Failed to parse expression" names neither."""
+    maps = config.get("stream_maps")
+    mapping = maps.get(stream) if isinstance(maps, dict) else None
+    for name, expression in mapping.items() if isinstance(mapping, dict) else ():
+        if isinstance(expression, str):
+            try:
+                ast.parse(expression, mode="eval")
+            except (SyntaxError, ValueError):
+                return f"{stream}.{name}"
+    return stream
 
 
 def _failures_named(

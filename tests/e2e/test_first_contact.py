@@ -212,6 +212,18 @@ def test_a_stream_map_singer_sdk_refuses_is_a_settings_error(start_emulator, run
     assert "a bug" not in run.stderr
 
 
+def test_a_stream_map_that_does_not_parse_names_its_stream_and_property(
+    start_emulator, run_tap
+) -> None:
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    maps = {"contacts_to_companies": {"from_id": "from_id", "doubled": "to_id +"}}
+    run = run_tap({**config_for(emulator, pairs), "stream_maps": maps}, emulator=emulator)
+    assert_one_error_before_any_output(
+        run, "stream_maps: contacts_to_companies.doubled: Failed to parse expression to_id +"
+    )
+
+
 # -- long waits -------------------------------------------------------------------------
 
 

@@ -62,7 +62,9 @@ class RateLimit:
     A client can only date its requests by when it sent them; on a busy test machine a
     request may reach the emulator a scheduling delay later than it would reach HubSpot,
     and so stay in the window that much longer. Tests that assert "no 429" set a grace
-    above such delays so that they measure the client's pacing, not the machine's load."""
+    above such delays so that they measure the client's pacing, not the machine's load.
+    The grace decides 429s only: `X-HubSpot-RateLimit-Remaining` counts the whole
+    window, or a client would read other clients' share low by what the grace forgot."""
 
 
 @dataclass

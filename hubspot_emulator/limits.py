@@ -3,6 +3,7 @@ headers, the per-second and daily limits, and answers broken on purpose."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import threading
@@ -74,9 +75,14 @@ class Limits(EmulatorBase):
         limit = self.rate_limit
         with self._lock:
             now = self.clock.monotonic()
-            horizon = now - limit.interval_ms / 1000 + limit.arrival_grace
-            while self._window and self._window[0] <= horizon:
+            start = now - limit.interval_ms / 1000
+            while self._window and self._window[0] <= start:
                 self._window.popleft()
+            # The grace spares a late arrival a 429, but `Remaining` counts the whole
+            # window, as HubSpot does: a client reads other clients' share off it.
+            counted = len(self._window) - bisect.bisect_right(
+                self._window, start + limit.arrival_grace
+            )
             headers: dict[str, str] = {}
             if limit.send_headers:
                 headers = {
@@ -85,14 +91,15 @@ class Limits(EmulatorBase):
                 }
             if limit.daily is not None and self._daily_used >= limit.daily:
                 policy, message = "DAILY", "You have reached your daily limit."
-            elif len(self._window) + limit.taken_by_others >= limit.max_requests:
+            elif counted + limit.taken_by_others >= limit.max_requests:
                 policy = "TEN_SECONDLY_ROLLING"
                 message = "You have reached your ten_secondly_rolling limit."
             else:
                 self._window.append(now)
                 self._daily_used += 1
                 if limit.send_headers:
-                    remaining = limit.max_requests - len(self._window) - limit.taken_by_others
+                    used = len(self._window) + limit.taken_by_others
+                    remaining = max(0, limit.max_requests - used)
                     headers["X-HubSpot-RateLimit-Remaining"] = str(remaining)
                 return None, headers
         if limit.retry_after is not None:

@@ -167,15 +167,30 @@ def run_tap_command(
     return TapRun(process.returncode, stdout, stderr)
 
 
-def assert_one_clear_error(run: TapRun, *expected: str) -> None:
-    """The run failed with exactly one ERROR line, holding each of `expected`, and no
-    traceback."""
-    assert run.returncode != 0
+def assert_one_clear_error(run: TapRun, *expected: str, before_any_output: bool = False) -> None:
+    """The run failed (exit code 1) with exactly one ERROR line, holding each of
+    `expected`, and no traceback; `before_any_output`: and wrote nothing to stdout (no
+    SCHEMA, STATE or RECORD before its one ERROR)."""
+    assert run.returncode == 1, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     errors = run.error_lines()
     assert len(errors) == 1, run.stderr[-2000:]
     for text in expected:
         assert text in errors[0], errors[0]
+    if before_any_output:
+        assert run.stdout == "", "no SCHEMA, STATE or RECORD before the run's one ERROR"
+
+
+def offline_config(**pair: object) -> dict[str, Any]:
+    """A config of one pair, contacts to companies with id 1 (changed as given; None
+    removes a key), whose `api_url` answers nothing: for runs that must stop before
+    they would reach HubSpot."""
+    listed = {"from": "contacts", "to": "companies", "ids": ["1"], **pair}
+    return {
+        "access_token": TOKEN,
+        "api_url": "http://127.0.0.1:9",
+        "associations": [{k: v for k, v in listed.items() if v is not None}],
+    }
 
 
 def run_and_kill(

@@ -24,6 +24,7 @@ from tests.helpers import (
     config_for,
     json_answer,
     oauth_config,
+    offline_config,
     seeded_account,
     truth_of,
 )
@@ -339,12 +340,6 @@ def test_a_server_that_never_answers_ends_in_a_clear_error(start_emulator, run_t
     assert "still failing after 1 retries: timed out" in run.error_lines()[-1]
 
 
-ONE_PAIR = {
-    "access_token": TOKEN,
-    "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
-}
-
-
 GOOD_KIND = {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}
 
 
@@ -444,7 +439,7 @@ def test_malformed_label_definitions_are_one_line(run_tap):
         return json_answer(200, {"status": "COMPLETE", "results": []})
 
     with HostileServer(answer) as server:
-        run = run_tap({**ONE_PAIR, "api_url": server.url})
+        run = run_tap({**offline_config(), "api_url": server.url})
     assert_one_clear_error(run, "malformed label definition at results[0]")
 
 
@@ -456,7 +451,7 @@ def test_a_listing_whose_paging_is_a_string_is_one_line(run_tap):
 
     with HostileServer(answer) as server:
         config = {
-            **ONE_PAIR,
+            **offline_config(),
             "api_url": server.url,
             "associations": [{"from": "contacts", "to": "deals"}],
         }

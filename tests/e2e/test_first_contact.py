@@ -14,6 +14,7 @@ from hubspot_emulator import Faults
 from tests.helpers import (
     LABELS_STREAM,
     TapRun,
+    assert_one_clear_error,
     batch_reads,
     config_for,
     seeded_account,
@@ -21,22 +22,12 @@ from tests.helpers import (
 )
 
 
-def assert_one_error_before_any_output(run: TapRun, *expected: str) -> None:
-    assert run.returncode == 1, run.stderr
-    assert "Traceback" not in run.stderr
-    errors = run.error_lines()
-    assert len(errors) == 1, run.stderr[-3000:]
-    for text in expected:
-        assert text in errors[0], errors[0]
-    assert run.stdout == "", "no SCHEMA, STATE or RECORD before the run's one ERROR"
-
-
 def test_a_wrong_token_stops_the_run_before_any_schema(start_emulator, run_tap) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 3})
     emulator = start_emulator(account)
     config = {**config_for(emulator, pairs), "access_token": "pat-na1-not-this-one-x"}
     run = run_tap(config, emulator=emulator)
-    assert_one_error_before_any_output(run, "HubSpot rejected the credentials (401)")
+    assert_one_clear_error(run, "HubSpot rejected the credentials (401)", before_any_output=True)
     assert sum(emulator.stats.requests.values()) == 1, "one cheap request"
 
 
@@ -48,7 +39,7 @@ def test_a_wrong_token_stops_a_run_that_reads_nothing(start_emulator, run_tap) -
     config: dict[str, Any] = {**config_for(emulator, {}), "access_token": "pat-na1-wrong-x"}
     del config["associations"]
     run = run_tap(config, emulator=emulator)
-    assert_one_error_before_any_output(run, "HubSpot rejected the credentials (401)")
+    assert_one_clear_error(run, "HubSpot rejected the credentials (401)", before_any_output=True)
     assert "No pair is read" not in run.stderr, "the credential first: no advice before it"
 
 
@@ -70,7 +61,7 @@ def test_an_unknown_key_in_a_pair_is_named(start_emulator, run_tap) -> None:
     config = config_for(emulator, {})
     config["associations"] = [{"from": "contacts", "too": "companies"}]
     run = run_tap(config, emulator=emulator)
-    assert_one_error_before_any_output(run, "'too'")
+    assert_one_clear_error(run, "'too'", before_any_output=True)
     assert sum(emulator.stats.requests.values()) == 0
 
 
@@ -89,7 +80,7 @@ def test_a_refused_connection_names_the_host_and_port(run_tap) -> None:
         "max_retries": 1,
     }
     run = run_tap(config)
-    assert_one_error_before_any_output(run, f"127.0.0.1:{port}", "refused")
+    assert_one_clear_error(run, f"127.0.0.1:{port}", "refused", before_any_output=True)
 
 
 def test_tls_to_a_plain_http_server_is_named_and_not_retried(start_emulator, run_tap) -> None:
@@ -97,7 +88,7 @@ def test_tls_to_a_plain_http_server_is_named_and_not_retried(start_emulator, run
     emulator = start_emulator(account)
     config = {**config_for(emulator, pairs), "api_url": emulator.url.replace("http:", "https:")}
     run = run_tap(config, emulator=emulator)
-    assert_one_error_before_any_output(run, "TLS", emulator.url.removeprefix("http://"))
+    assert_one_clear_error(run, "TLS", emulator.url.removeprefix("http://"), before_any_output=True)
     assert "retrying" not in run.stderr, "a TLS failure is no passing fault"
 
 
@@ -208,7 +199,7 @@ def test_a_stream_map_singer_sdk_refuses_is_a_settings_error(start_emulator, run
         "stream_maps": {"contacts_to_companies": {"__key_properties__": ["no_such_field"]}},
     }
     run = run_tap(config, emulator=emulator)
-    assert_one_error_before_any_output(run, "stream_maps: ")
+    assert_one_clear_error(run, "stream_maps: ", before_any_output=True)
     assert "a bug" not in run.stderr
 
 
@@ -219,8 +210,10 @@ def test_a_stream_map_that_does_not_parse_names_its_stream_and_property(
     emulator = start_emulator(account)
     maps = {"contacts_to_companies": {"from_id": "from_id", "doubled": "to_id +"}}
     run = run_tap({**config_for(emulator, pairs), "stream_maps": maps}, emulator=emulator)
-    assert_one_error_before_any_output(
-        run, "stream_maps: contacts_to_companies.doubled: Failed to parse expression to_id +"
+    assert_one_clear_error(
+        run,
+        "stream_maps: contacts_to_companies.doubled: Failed to parse expression to_id +",
+        before_any_output=True,
     )
 
 
@@ -316,7 +309,7 @@ def test_a_catalog_that_would_write_records_without_their_keys_is_refused(
     catalog_path = tmp_path / "catalog.json"
     catalog_path.write_text(json.dumps(catalog))
     run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
-    assert_one_error_before_any_output(run, expected)
+    assert_one_clear_error(run, expected, before_any_output=True)
 
 
 def test_a_catalog_repeating_a_stream_is_refused(start_emulator, run_tap, tmp_path) -> None:
@@ -328,7 +321,7 @@ def test_a_catalog_repeating_a_stream_is_refused(start_emulator, run_tap, tmp_pa
     catalog_path = tmp_path / "catalog.json"
     catalog_path.write_text(json.dumps(catalog))
     run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
-    assert_one_error_before_any_output(run, "repeats the stream")
+    assert_one_clear_error(run, "repeats the stream", before_any_output=True)
 
 
 def test_a_map_expression_failing_on_a_record_names_its_stream(start_emulator, run_tap) -> None:
@@ -373,4 +366,4 @@ def test_flattening_settings_singer_sdk_refuses_are_one_settings_error(
     emulator = start_emulator(account)
     config = {**config_for(emulator, pairs), "flattening_enabled": True}
     run = run_tap(config, emulator=emulator)
-    assert_one_error_before_any_output(run, "settings: ", "flattening_max_depth")
+    assert_one_clear_error(run, "settings: ", "flattening_max_depth", before_any_output=True)

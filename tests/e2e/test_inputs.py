@@ -19,25 +19,18 @@ from tests.helpers import (
     TOKEN,
     assert_one_clear_error,
     config_for,
+    offline_config,
     run_tap_command,
     seeded_account,
     tap_command,
     truth_of,
 )
 
-PAIR = {"from": "contacts", "to": "companies", "ids": ["1"]}
 STREAM = "contacts_to_companies"
-
-
-def with_pair(**changes: object) -> dict:
-    """A config of one pair (`PAIR` changed as given; None removes a key) that never
-    reaches HubSpot: its mistakes stop the run first."""
-    pair = {k: v for k, v in {**PAIR, **changes}.items() if v is not None}
-    return {"access_token": TOKEN, "api_url": "http://127.0.0.1:9", "associations": [pair]}
-
+PAIR = offline_config()["associations"][0]
 
 BAD_SETTINGS = {
-    "both ids and ids_file": (with_pair(ids_file="ids.txt"), "associations[0]: set `ids` or"),
+    "both ids and ids_file": (offline_config(ids_file="ids.txt"), "associations[0]: set `ids` or"),
     "no credentials": (
         {"api_url": "http://127.0.0.1:9", "associations": [PAIR]},
         "no credentials",
@@ -46,46 +39,46 @@ BAD_SETTINGS = {
         {"client_id": CLIENT_ID, "refresh_token": REFRESH_TOKEN, "associations": [PAIR]},
         "OAuth needs client_secret",
     ),
-    "batch_size 0": ({**with_pair(), "batch_size": 0}, "config['batch_size']"),
-    "batch_size 1001": ({**with_pair(), "batch_size": 1001}, "config['batch_size']"),
+    "batch_size 0": ({**offline_config(), "batch_size": 0}, "config['batch_size']"),
+    "batch_size 1001": ({**offline_config(), "batch_size": 1001}, "config['batch_size']"),
     "missing ids_file": (
-        with_pair(ids=None, ids_file="/nonexistent/ids.txt"),
+        offline_config(ids=None, ids_file="/nonexistent/ids.txt"),
         "ids_file /nonexistent/ids.txt: no such file",
     ),
-    "non-digit id": (with_pair(ids=["12", "12a"]), "associations[0].ids[1]: '12a' is not"),
+    "non-digit id": (offline_config(ids=["12", "12a"]), "associations[0].ids[1]: '12a' is not"),
     "plain http to a remote host": (
-        {**with_pair(), "api_url": "http://api.hubapi.com"},
+        {**offline_config(), "api_url": "http://api.hubapi.com"},
         "plain http to a remote host",
     ),
-    "api_url with a path": ({**with_pair(), "api_url": "https://x.example/crm"}, "no path"),
-    "api_url without a scheme": ({**with_pair(), "api_url": "api.hubapi.com"}, "api_url"),
-    "unknown api_version": ({**with_pair(), "api_version": "v3"}, "config['api_version']"),
+    "api_url with a path": ({**offline_config(), "api_url": "https://x.example/crm"}, "no path"),
+    "api_url without a scheme": ({**offline_config(), "api_url": "api.hubapi.com"}, "api_url"),
+    "unknown api_version": ({**offline_config(), "api_version": "v3"}, "config['api_version']"),
     "start_date not a date": (
-        {**with_pair(), "start_date": "last tuesday"},
+        {**offline_config(), "start_date": "last tuesday"},
         "start_date 'last tuesday' is not an ISO 8601 date-time",
     ),
     "start_date without a zone": (
-        {**with_pair(), "start_date": "2026-01-01T00:00:00"},
+        {**offline_config(), "start_date": "2026-01-01T00:00:00"},
         "start_date '2026-01-01T00:00:00' is not an ISO 8601 date-time with a time zone",
     ),
     "start_date in the future": (
-        {**with_pair(), "start_date": "2999-01-01T00:00:00Z"},
+        {**offline_config(), "start_date": "2999-01-01T00:00:00Z"},
         "start_date 2999-01-01T00:00:00Z is in the future",
     ),
     "progress_interval beyond an hour": (
-        {**with_pair(), "progress_interval": 86400},
+        {**offline_config(), "progress_interval": 86400},
         "config['progress_interval']",
     ),
     "full_pass_every_days negative": (
-        {**with_pair(), "full_pass_every_days": -1},
+        {**offline_config(), "full_pass_every_days": -1},
         "config['full_pass_every_days']",
     ),
     "associations not a list": (
-        {**with_pair(), "associations": "contacts"},
+        {**offline_config(), "associations": "contacts"},
         "settings: 'contacts' is not of type 'array'",
     ),
-    "an id neither string nor integer": (
-        with_pair(ids=["1", None]),
+    "ids neither strings nor integers": (
+        {**offline_config(), "associations": [{**PAIR, "ids": [1.5, None]}]},
         "in config['associations'][0]['ids'][1]",
     ),
     "two pairs with one stream name": (
@@ -99,8 +92,7 @@ BAD_SETTINGS = {
 def test_bad_settings_give_one_clear_line(case: str, run_tap) -> None:
     config, expected = BAD_SETTINGS[case]
     run = run_tap(config)
-    assert_one_clear_error(run, expected)
-    assert run.stdout == ""
+    assert_one_clear_error(run, expected, before_any_output=True)
 
 
 def test_settings_from_environment_variables(start_emulator, run_tap) -> None:
@@ -189,7 +181,7 @@ def test_readme_settings_table_matches_about(run_tap) -> None:
 def test_a_bad_line_in_ids_file_is_named_before_anything_is_emitted(tmp_path: Path, run_tap):
     ids_file = tmp_path / "ids.txt"
     ids_file.write_text("  101\n\n102\r\n103 \n1O4\n105\n")
-    config = with_pair(ids=None)
+    config = offline_config(ids=None)
     config["associations"] = [{"from": "contacts", "to": "companies", "ids_file": str(ids_file)}]
     run = run_tap(config)
     assert run.returncode == 1
@@ -327,7 +319,7 @@ def test_a_broken_input_file_is_one_line_naming_it(case: str, tmp_path: Path, ru
     flag, content, expected = BROKEN_FILES[case]
     path = tmp_path / "input.json"
     path.write_text(content)
-    run = run_tap(None if flag == "--config" else with_pair(), args=[flag, str(path)])
+    run = run_tap(None if flag == "--config" else offline_config(), args=[flag, str(path)])
     assert_one_clear_error(run, f"| tap-hubspot-associations       | {flag} {path}: ", expected)
 
 
@@ -335,5 +327,5 @@ def test_a_catalog_the_sdk_cannot_read_is_one_line(tmp_path: Path, run_tap) -> N
     catalog = tmp_path / "catalog.json"
     stream = {"tap_stream_id": STREAM, "stream": STREAM, "schema": {}, "metadata": "x"}
     catalog.write_text(json.dumps({"streams": [stream]}))
-    run = run_tap(with_pair(), args=["--catalog", str(catalog)])
+    run = run_tap(offline_config(), args=["--catalog", str(catalog)])
     assert_one_clear_error(run)

@@ -31,6 +31,7 @@ from tests.helpers import (
     batch_reads,
     config_for,
     last_state,
+    offline_config,
     parse_messages,
     run_and_kill,
     run_and_kill_when,
@@ -448,14 +449,6 @@ def test_a_saved_position_that_is_not_a_position_reads_from_the_start(
 # Signals and closed outputs -----------------------------------------------------------
 
 
-OFFLINE = {
-    "access_token": TOKEN,
-    "api_url": "http://127.0.0.1:9",
-    "associations": [{"from": "contacts", "to": "companies", "ids": ["1"]}],
-}
-"""A config whose run stops before it would reach HubSpot."""
-
-
 def emitted_positions(stdout: Path) -> list[int]:
     """The positions of the STATE messages written so far (complete lines)."""
     lines = [line for line in stdout.read_text().splitlines(keepends=True) if line.endswith("\n")]
@@ -562,7 +555,7 @@ def test_a_closed_stdout_is_named(start_emulator, tmp_path):
 
 def test_a_closed_stdout_from_the_start_is_one_line(tmp_path):
     config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(OFFLINE))
+    config_path.write_text(json.dumps(offline_config()))
     with start_tap(
         tap_command(config_path),
         stderr=subprocess.PIPE,

@@ -252,6 +252,20 @@ def test_a_cancel_during_its_callback_returns_once_the_callback_is_done() -> Non
     canceller.join()
 
 
+def test_a_callback_may_cancel_its_own_deadline() -> None:
+    """The watchdog's own thread never waits for the callback it is running."""
+    watchdog = Watchdog()
+    done = threading.Event()
+    numbers: list[int] = []
+
+    def cancel_itself() -> None:
+        watchdog.cancel(numbers[0])
+        done.set()
+
+    numbers.append(watchdog.watch(time.monotonic(), cancel_itself))
+    assert done.wait(10), "the callback never returned from cancelling itself"
+
+
 def test_one_thread_watches_every_request() -> None:
     """A deadline per request in flight, and one thread for all of them (a timer per
     request started a thread each)."""

@@ -28,11 +28,11 @@ changed, and a test fails with those names.
 
 from __future__ import annotations
 
-import ast
 import gc
 import inspect
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -76,6 +76,10 @@ UNHANDLED_ERROR_MESSAGE = "An unhandled error occurred while syncing '%s'"
 """What `Stream.sync` logs, inside its `except`, before re-raising any error."""
 SKIPPED_STREAM_MESSAGE = "Skipping deselected stream '%s'."
 """What `Tap.sync_all` logs for each stream the catalog does not select."""
+
+
+UNPARSED = re.compile(r"Failed to parse expression (.*)\.", flags=re.DOTALL)
+"""singer-sdk's message for a map expression that is not Python."""
 
 
 def broken_hooks(stream: Stream) -> list[str]:
@@ -236,7 +240,8 @@ class EndOfRunTap(Tap):
                 try:
                     self.mapper.register_raw_stream_schema(name, schema, entry.key_properties)
                 except MappingError as exc:
-                    raise MappingError(f"{_map_named(self.config, name)}: {exc}") from None
+                    where = _map_named(self.config, name, str(exc))
+                    raise MappingError(f"{where}: {exc}") from None
         except ConfigValidationError as exc:  # flattening settings, checked here
             raise ConfigError(f"settings: {'; '.join(exc.errors) or exc}") from None
         for name, maps in self.mapper.stream_maps.items():
@@ -307,17 +312,18 @@ class EndOfRunTap(Tap):
         os._exit(128 + signum)
 
 
-def _map_named(config: Any, stream: str) -> str:
-    """`stream`, and the first property of its map whose expression is not a Python
-    expression: singer-sdk's "Failed to parse expression" names neither."""
+def _map_named(config: Any, stream: str, message: str) -> str:
+    """Where the map singer-sdk refused with `message` while registering `stream` is:
+    the map and property holding the expression it could not parse (its message quotes
+    the expression but names neither; the map may be an alias of the stream, under any
+    key), else the stream."""
+    unparsed = UNPARSED.fullmatch(message)
     maps = config.get("stream_maps")
-    mapping = maps.get(stream) if isinstance(maps, dict) else None
-    for name, expression in mapping.items() if isinstance(mapping, dict) else ():
-        if isinstance(expression, str):
-            try:
-                ast.parse(expression, mode="eval")
-            except (SyntaxError, ValueError):
-                return f"{stream}.{name}"
+    if unparsed is not None and isinstance(maps, dict):
+        for key, mapping in maps.items():
+            for name, expression in mapping.items() if isinstance(mapping, dict) else ():
+                if expression == unparsed.group(1):
+                    return f"{key}.{name}"
     return stream
 
 

@@ -319,6 +319,8 @@ def _pairs(value: object) -> tuple[AssociationPair, ...]:
             raise ConfigError(f"{setting}: set `ids` or `ids_file`, not both")
         if ids is not None and not isinstance(ids, list):
             raise ConfigError(f"{setting}.ids: must be a list of record ids")
+        if ids_file is not None and not isinstance(ids_file, str):
+            raise ConfigError(f"{setting}.ids_file: must be the path of a file of ids")
         listed = tuple(ids) if ids is not None else None
         pair = AssociationPair(setting, from_type, to_type, listed, ids_file)
         if pair.stream_name in names:

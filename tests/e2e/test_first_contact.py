@@ -203,17 +203,30 @@ def test_a_stream_map_singer_sdk_refuses_is_a_settings_error(start_emulator, run
     assert "a bug" not in run.stderr
 
 
-def test_a_stream_map_that_does_not_parse_names_its_stream_and_property(
-    start_emulator, run_tap
+@pytest.mark.parametrize(
+    ("maps", "named"),
+    [
+        (
+            {"contacts_to_companies": {"from_id": "from_id", "doubled": "to_id +"}},
+            "contacts_to_companies.doubled",
+        ),
+        (
+            {
+                "contacts_to_companies": {"from_id": "from_id"},
+                "copy": {"__source__": "contacts_to_companies", "doubled": "to_id +"},
+            },
+            "copy.doubled",
+        ),
+    ],
+)
+def test_a_stream_map_that_does_not_parse_names_its_map_and_property(
+    start_emulator, run_tap, maps, named
 ) -> None:
     account, pairs = seeded_account({("contacts", "companies"): 3})
     emulator = start_emulator(account)
-    maps = {"contacts_to_companies": {"from_id": "from_id", "doubled": "to_id +"}}
     run = run_tap({**config_for(emulator, pairs), "stream_maps": maps}, emulator=emulator)
     assert_one_clear_error(
-        run,
-        "stream_maps: contacts_to_companies.doubled: Failed to parse expression to_id +",
-        before_any_output=True,
+        run, f"stream_maps: {named}: Failed to parse expression to_id +", before_any_output=True
     )
 
 

@@ -103,3 +103,5 @@ def test_pairs_keep_their_ids_as_given_and_ids_that_are_not_a_list_are_refused()
     assert (every.ids, every.ids_file, every.lists_ids) == (None, None, False)
     with pytest.raises(ConfigError, match=r"^associations\[0\]\.ids: must be a list"):
         settings(associations=[{**pair, "ids": "12"}])
+    with pytest.raises(ConfigError, match=r"^associations\[0\]\.ids_file: must be the path"):
+        settings(associations=[{**pair, "ids_file": 5}])

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import requests
 
@@ -29,6 +29,9 @@ from tap_hubspot_associations.values import is_header_safe
 MAX_TOKEN_LIFETIME = 86400.0
 """The longest lifetime believed of a token (HubSpot's last 30 minutes): past it the
 token is refreshed anyway."""
+MIN_ISSUED_TOKEN = 16
+"""The fewest characters of a token the tap accepts from the token endpoint; HubSpot's
+are far longer."""
 
 
 class Auth(Protocol):
@@ -166,19 +169,24 @@ class OAuthToken:
         )
 
 
+def _usable(token: object) -> TypeGuard[str]:
+    """Whether `token` can be a token HubSpot issued: visible ASCII, `MIN_ISSUED_TOKEN`
+    characters at least. A shorter one would be masked wherever it appears in the
+    records ("1000", an id), corrupting them."""
+    return isinstance(token, str) and len(token) >= MIN_ISSUED_TOKEN and is_header_safe(token)
+
+
 def _issued(body: Mapping[str, Any]) -> tuple[str, str | None, float]:
     """The access token, refresh token (None: keep the old one) and lifetime of a token
     answer; `Transient` when malformed. Each token is made a secret first, so no message
     can show it, not even this one's."""
     access_token, refresh_token = body.get("access_token"), body.get("refresh_token")
     for issued in (access_token, refresh_token):
-        if isinstance(issued, str):
+        if isinstance(issued, str) and len(issued) >= MIN_ISSUED_TOKEN:
             SECRETS.add(issued)
-    if not isinstance(access_token, str) or not is_header_safe(access_token):
+    if not _usable(access_token):
         raise Transient("the token endpoint's answer has no usable access_token")
-    if refresh_token is not None and (
-        not isinstance(refresh_token, str) or not is_header_safe(refresh_token)
-    ):
+    if refresh_token is not None and not _usable(refresh_token):
         raise Transient("the token endpoint's answer has an unusable refresh_token")
     expires_in = body.get("expires_in")
     lifetime = math.nan

@@ -88,12 +88,13 @@ def run(tap: type[Tap]) -> None:
 
 def learn_map_config_secrets(map_config: object) -> None:
     """Values given to stream map expressions (`stream_map_config`) are often secrets,
-    such as a salt for hashing: each string in it is redacted like a token."""
+    such as a salt for hashing: each string and number in it is masked in log lines.
+    Not in records: a map may write them there on purpose."""
     pending = [map_config]
     while pending:
         value = pending.pop()
-        if isinstance(value, str):
-            SECRETS.add(value)
+        if isinstance(value, (str, int, float)):
+            SECRETS.add(value, on_stdout=False)
         elif isinstance(value, dict):
             pending.extend(value.values())
         elif isinstance(value, list):

@@ -1,8 +1,11 @@
 """Redaction: every line the tap writes passes here, with every secret it knows masked.
 
-The secrets are the configured ones (every setting the schema marks secret, from files
-and the environment, known before the settings are even validated) and every token
-HubSpot issues during the run. Text from HubSpot is untrusted: a server may echo the
+The secrets are the configured credentials (every setting the schema marks secret, from
+files and the environment, known before the settings are even validated) and every token
+HubSpot issues during the run, masked on stderr and stdout alike; and the values of
+`stream_map_config`, masked on stderr only: a map may write them into records on
+purpose, and they may equal ordinary data ("companies", an id), which masking would
+corrupt. Text from HubSpot is untrusted: a server may echo the
 Authorization header or a posted form into any message, and a message may show an
 excerpt cut from a secret (a file of ids that is really the config file). So on stderr
 each secret is masked whole, and so is any run of `EXCERPT` characters of it; on stdout,
@@ -36,15 +39,22 @@ class Secrets:
         self._whole: tuple[str, ...] = ()
         self._excerpts: tuple[str, ...] = ()
         self._whole_bytes: tuple[bytes, ...] = ()
+        self._on_stdout: set[str] = set()
 
-    def add(self, value: object) -> None:
-        """Know `value` (any type a setting may have) as a secret from now on."""
+    def add(self, value: object, *, on_stdout: bool = True) -> None:
+        """Know `value` (any type a setting may have) as a secret from now on;
+        `on_stdout`: masked in records too, not only on stderr."""
         if value is None or isinstance(value, bool):
             return
         secret = str(value).strip()
         if len(secret) < MIN_SECRET:
             return
         with self._lock:
+            if on_stdout and secret not in self._on_stdout:
+                self._on_stdout.add(secret)
+                stdout = {form for item in self._on_stdout for form in encoded_forms(item)}
+                ordered = sorted(stdout, key=len, reverse=True)
+                self._whole_bytes = tuple(item.encode() for item in ordered)
             if secret in self._secrets:
                 return
             self._secrets.add(secret)
@@ -57,7 +67,6 @@ class Secrets:
             }
             self._whole = tuple(whole)
             self._excerpts = tuple(sorted(excerpts))
-            self._whole_bytes = tuple(item.encode() for item in whole)
 
     def redact(self, text: str) -> str:
         """`text` with every secret, and every excerpt of one, masked."""
@@ -70,7 +79,7 @@ class Secrets:
         return text
 
     def redact_bytes(self, data: bytes) -> bytes:
-        """`data` (whole Singer messages) with every secret masked."""
+        """`data` (whole Singer messages) with every secret known `on_stdout` masked."""
         for secret in self._whole_bytes:
             if secret in data:
                 data = data.replace(secret, MASK.encode())

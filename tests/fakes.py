@@ -47,7 +47,7 @@ class RecordingAdapter(requests.adapters.BaseAdapter):
         response = requests.Response()
         response.status_code = 200
         content = json.dumps(
-            {"results": [], "access_token": "oat-recorded", "expires_in": 1800}
+            {"results": [], "access_token": "oat-recorded-token-0001", "expires_in": 1800}
         ).encode()
         response.raw = urllib3.HTTPResponse(
             body=io.BytesIO(content), status=200, preload_content=False

@@ -137,6 +137,15 @@ def test_a_transient_failure_of_the_refresh_is_retried(blip: Canned) -> None:
     assert len(cancel.waits) == 1
 
 
+def test_a_token_too_short_to_be_hubspots_is_refused_and_never_masked() -> None:
+    """A token of a few characters ("1000") would be masked wherever it appears in the
+    records: it is retried as a malformed answer, and not learned as a secret."""
+    short = Canned(200, b'{"access_token": "1000", "expires_in": 1800}')
+    token = oauth(short, TokenEndpoint())
+    assert token.token(RecordingEvent()) == "test-access-token-1"
+    assert SECRETS.redact_bytes(b'{"type_id":1000}') == b'{"type_id":1000}'
+
+
 @pytest.mark.parametrize("expires_in", ["soon", True, None, -5, 0, [1800]])
 def test_a_malformed_lifetime_is_retried_then_named(expires_in: object) -> None:
     endpoint = TokenEndpoint(expires_in=expires_in)

@@ -36,6 +36,19 @@ def test_a_secret_is_masked_in_every_form_a_server_echoes_it(echoed: str) -> Non
     assert echoed.encode() not in secrets.redact_bytes(text.encode())
 
 
+def test_a_value_known_for_logs_only_is_masked_on_stderr_and_kept_in_records() -> None:
+    """A stream map's config value may equal ordinary data ("companies") or be written
+    into records on purpose: masking it on stdout would corrupt the records."""
+    secrets = Secrets()
+    secrets.add("companies", on_stdout=False)
+    secrets.add(98765432109, on_stdout=False)
+    record = b'{"stream":"contacts_to_companies","record":{"salt":98765432109}}'
+    assert secrets.redact_bytes(record) == record
+    assert secrets.redact("salt 98765432109 for companies") == f"salt {MASK} for {MASK}"
+    secrets.add("companies")
+    assert b"companies" not in secrets.redact_bytes(record), "a credential is masked anywhere"
+
+
 def test_an_excerpt_of_a_secret_is_masked_on_stderr() -> None:
     secrets = Secrets()
     secrets.add("pat-na1-0123456789abcdef")

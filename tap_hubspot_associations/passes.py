@@ -76,8 +76,9 @@ class PassLifecycle:
 
     @property
     def completed_before(self) -> bool:
-        """The interrupted run this one resumes completed this stream."""
-        return bool(self._state.get(COMPLETED_KEY))
+        """The interrupted run this one resumes completed this stream: the tap writes
+        `true` there and nothing else, so nothing else skips a stream."""
+        return self._state.get(COMPLETED_KEY) is True
 
     @property
     def resumes(self) -> bool:
@@ -86,6 +87,11 @@ class PassLifecycle:
 
     def plan(self) -> Pass:
         """This run's pass, saved in the bookmark so that a resume runs the same one."""
+        if COMPLETED_KEY in self._state:  # not true, or the stream would be skipped
+            shown = repr(self._state.pop(COMPLETED_KEY))[:40]
+            self._logger.warning(
+                "The saved %r of %s is %s, not true; ignored", COMPLETED_KEY, self._name, shown
+            )
         if self._lists_its_ids:
             self._pass = Pass(full=True, until_ms=0, reason=f"{self._setting} lists its ids")
             return self._pass
@@ -119,7 +125,7 @@ class PassLifecycle:
     def next_pass(self) -> Pass | None:
         """The new pass that would start now; None when the stream will resume saved
         progress or skip instead."""
-        if any(key in self._state for key in (COMPLETED_KEY, PROGRESS_KEY, PASS_KEY)):
+        if self.completed_before or PROGRESS_KEY in self._state or PASS_KEY in self._state:
             return None
         return self.planned(self._state)[0]
 

@@ -229,6 +229,20 @@ def test_a_stream_with_saved_progress_or_completed_has_no_next_pass() -> None:
     assert fresh is not None and fresh.full
 
 
+@pytest.mark.parametrize("flag", ["false", "true", 1, False, None, {}])
+def test_only_the_true_the_tap_writes_skips_a_completed_stream(
+    flag: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = Run({"completed_in_unfinished_run": flag})
+    lifecycle = run.lifecycle(lists_its_ids=False)
+    assert not lifecycle.completed_before
+    assert lifecycle.next_pass() is not None
+    with caplog.at_level(logging.WARNING):
+        assert lifecycle.plan().full
+    assert "completed_in_unfinished_run" not in run.state
+    assert "not true; ignored" in caplog.text
+
+
 def test_an_interrupted_incremental_pass_resumes_its_saved_window() -> None:
     """The saved progress is a position among the ids of the saved window: a window
     planned now would list other ids."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +36,10 @@ from tap_hubspot_associations.retry import retry_delay
 from tap_hubspot_associations.state import Bookmark
 
 T = TypeVar("T")
+MAX_PAGES_PER_ID = 10_000
+"""Pages of one id's associations followed at most: millions of associations (pages are
+hundreds), beyond any record's; a cursor that never ends is given up, not followed for
+ever."""
 
 
 class Poster(Protocol):
@@ -89,6 +93,9 @@ class _Input:
     attempts: int = 0
     cursors_seen: frozenset[str] = frozenset()
     """Cursors this id was read with: one coming back means HubSpot pages in a loop."""
+    last_page: frozenset[tuple[Any, ...]] = frozenset()
+    """The associations of the page before: the same again, under a new cursor, is a
+    loop too."""
     first_read: bool = False
     """Read from the list for its first page: a resume finds it again through `position`."""
     saved: bool = False
@@ -273,12 +280,16 @@ class BatchReader:
         done: set[str] = set()
         problems: dict[str, str] = {}
         records: list[Record] = []
-        looping: set[str] = set()
+        looping: dict[str, str] = {}
         unexpected = 0
         results, errors = results_of(answer)
+        answered = Counter(from_id for from_id, _ in results)
         for from_id, result in results:
-            if from_id is None or from_id not in sent or from_id in done:
+            if from_id is None or from_id not in sent:
                 unexpected += 1
+                continue
+            if answered[from_id] > 1:  # which one holds what, and which cursor goes on?
+                problems[from_id] = f"HubSpot returned {answered[from_id]} results for it"
                 continue
             item = sent[from_id]
             try:
@@ -291,8 +302,17 @@ class BatchReader:
             except ValueError:
                 problems[from_id] = "malformed result"
                 continue
+            page: frozenset[tuple[Any, ...]] = frozenset()
+            if after is not None or item.after is not None:
+                page = frozenset((r["to_id"], r["category"], r["type_id"]) for r in found)
             if after is not None and after in item.cursors_seen | {item.after}:
-                looping.add(from_id)
+                looping[from_id] = "HubSpot returned a paging cursor it had returned before"
+                continue
+            if page and page == item.last_page:
+                looping[from_id] = "HubSpot returned the same page again under a new cursor"
+                continue
+            if after is not None and len(item.cursors_seen) >= MAX_PAGES_PER_ID:
+                looping[from_id] = f"HubSpot paged it more than {MAX_PAGES_PER_ID:,} times"
                 continue
             done.add(from_id)
             records += found
@@ -304,7 +324,7 @@ class BatchReader:
                 self.coverage.ids_without_associations += 1
             if after is not None:
                 self._queued[from_id] = _Input(
-                    from_id, after, cursors_seen=item.cursors_seen | {after}
+                    from_id, after, cursors_seen=item.cursors_seen | {after}, last_page=page
                 )
         for error in errors:
             for from_id in error_ids(error):
@@ -319,12 +339,12 @@ class BatchReader:
                     problems[from_id] = error_text(error)
         if unexpected:
             self._logger.warning(
-                "%d results of a batch were for ids not requested (or repeated); ignored",
+                "%d results of a batch were for ids not requested; ignored",
                 unexpected,
             )
         for from_id, item in sent.items():
             if from_id in looping:
-                self._give_up(item, "HubSpot returned a paging cursor it had returned before")
+                self._give_up(item, looping[from_id])
             elif from_id not in done:
                 self._retry(item, problems.get(from_id, "missing from the response"))
         self.coverage.records += len(records)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Any
 
 from singer_sdk import metrics
@@ -91,12 +92,14 @@ class HubSpotClock:
             return
         try:
             stamped = email.utils.parsedate_to_datetime(date)
+            # A time ISO 8601 cannot show in UTC (past year 9999) is no time of HubSpot's.
+            seconds = stamped.astimezone(timezone.utc).timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):
             return
-        if stamped.tzinfo is None:
+        if stamped.tzinfo is None or seconds < 0:
             return
         with self._lock:
-            self._offset = stamped.timestamp() - self._local()
+            self._offset = seconds - self._local()
 
     def now_ms(self) -> int | None:
         """HubSpot's time now in epoch ms; None before any answer with a `Date`."""

@@ -247,7 +247,7 @@ def _start_date(value: object) -> int | None:
     if start_date_ms is None:
         raise ConfigError(
             f"start_date {str(value)[:40]!r} is not an ISO 8601 date-time with a time zone "
-            "(like 2026-01-31T00:00:00Z) or a date"
+            "(like 2026-01-31T00:00:00Z) or a date, from 1970 on"
         )
     if start_date_ms > time.time() * 1000:
         raise ConfigError(f"start_date {value} is in the future")

@@ -46,8 +46,9 @@ def iso(ms: int) -> str:
 
 
 def parse_iso(value: object) -> int | None:
-    """Epoch milliseconds of an ISO 8601 time with a zone (a date alone is midnight UTC);
-    None when `value` is not one."""
+    """Epoch milliseconds of an ISO 8601 time with a zone (a date alone is midnight UTC)
+    from 1970 on; None when `value` is not one. Earlier times are no HubSpot time, and
+    near year 1 a window reaching back would fall before the first time `iso` can show."""
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -61,7 +62,8 @@ def parse_iso(value: object) -> int | None:
         if len(text) > 10:
             return None
         moment = moment.replace(tzinfo=timezone.utc)
-    return round(moment.timestamp() * 1000)
+    ms = round(moment.timestamp() * 1000)
+    return ms if ms >= 0 else None
 
 
 def header_number(headers: Mapping[str, str], name: str) -> float | None:

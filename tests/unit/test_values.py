@@ -57,6 +57,14 @@ def test_parse_iso_reads_zoned_times_and_dates(text: str, expected: int) -> None
 
 
 @pytest.mark.parametrize(
+    "value", ["0001-01-01T00:03:00Z", "0001-01-01T00:00:00+00:01", "1969-12-31T23:59:59Z"]
+)
+def test_parse_iso_refuses_times_before_1970(value: str) -> None:
+    assert parse_iso(value) is None
+    assert parse_iso("1970-01-01T00:00:00Z") == 0
+
+
+@pytest.mark.parametrize(
     "value", ["2026-01-01T00:00:00", "20260101T05", "yesterday", "", None, 0, True]
 )
 def test_parse_iso_refuses_what_is_not_a_zoned_time(value: object) -> None:

@@ -116,6 +116,8 @@ class IdSource:
             raise ConfigError(f"{where}: is a directory, not a file of ids") from None
         except OSError as exc:
             raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
+        except ValueError:  # a NUL byte, which no path holds
+            raise ConfigError(f"{self.setting}.ids_file: not a path of a file") from None
         with handle:
             if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 yield from self._ids_in(handle, where, None)
@@ -128,7 +130,12 @@ class IdSource:
 
     def _ids_in(self, handle: BinaryIO, where: str, copy: BinaryIO | None) -> Iterator[str]:
         for line_number in itertools.count(1):
-            raw = handle.readline(MAX_ID_LINE_BYTES + 1)
+            try:
+                raw = handle.readline(MAX_ID_LINE_BYTES + 1)
+            except OSError as exc:
+                raise ConfigError(
+                    f"{where}, line {line_number}: cannot be read ({exc.strerror or exc})"
+                ) from None
             if not raw:
                 return
             if len(raw) > MAX_ID_LINE_BYTES:

@@ -63,3 +63,14 @@ def test_an_endless_line_stops_at_the_line_cap(tmp_path: Path) -> None:
     path.write_bytes(b"101\n" + b"0" * 5000)
     with pytest.raises(ConfigError, match="line 2: longer than 1024 bytes"):
         IdSource(setting="associations[0]", ids=None, ids_file=str(path)).validate()
+
+
+def test_an_ids_file_path_holding_a_nul_byte_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"^associations\[0\]\.ids_file: not a path"):
+        IdSource(setting="associations[0]", ids=None, ids_file="ids\x00.txt").validate()
+
+
+def test_an_ids_file_whose_reading_fails_is_named_with_its_line() -> None:
+    """/proc/self/mem opens, and its first bytes cannot be read (EIO)."""
+    with pytest.raises(ConfigError, match=r"ids_file /proc/self/mem, line 1: cannot be read"):
+        IdSource(setting="associations[0]", ids=None, ids_file="/proc/self/mem").validate()

@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
+from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 
@@ -37,6 +39,9 @@ MAX_INPUT_BYTES = 64 << 20
 ENV_PREFIX = "TAP_HUBSPOT_ASSOCIATIONS_"
 FILE_FLAGS = ("--config", "--state", "--catalog")
 MAP_CONFIG_VARIABLE = ENV_PREFIX + "STREAM_MAP_CONFIG"
+BOOLEAN_WORDS = ("true", "1", "yes", "on", "false", "0", "no", "off")
+"""What a boolean setting from the environment may say: singer-sdk reads the first four
+as true and anything else as false, so a typo would turn a setting off without a word."""
 SECRET_SETTINGS = tuple(
     name for name, spec in CONFIG_SCHEMA["properties"].items() if spec.get("secret")
 )
@@ -185,6 +190,8 @@ def parse_json(content: bytes | str, where: str) -> Any:
 def _check_shape(flag: str, value: object, where: str) -> None:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: must hold a JSON object")
+    if flag == "--config":
+        check_stream_maps(value.get("stream_maps"), where)
     if flag == "--state":
         bookmarks = value.get("bookmarks", {})
         if not isinstance(bookmarks, dict) or not all(
@@ -205,6 +212,16 @@ def _check_shape(flag: str, value: object, where: str) -> None:
             seen.add(entry["tap_stream_id"])
 
 
+def check_stream_maps(maps: object, where: str) -> None:
+    """singer-sdk's settings schema allows a map's `__else__` only as null or "__NULL__",
+    and its check of anything else ends in a traceback."""
+    if not isinstance(maps, dict):
+        return  # the settings schema names it
+    for prefix, mapping in [("", maps), *((f"{k}.", v) for k, v in maps.items())]:
+        if isinstance(mapping, dict) and mapping.get("__else__", None) not in (None, "__NULL__"):
+            raise ConfigError(f'{where}: stream_maps: {prefix}__else__ must be null or "__NULL__"')
+
+
 def _check_catalog_entry(entry: dict[str, Any], where: str) -> None:
     """What singer-sdk reads of a catalog entry has the types it expects: a wrong type
     would end in a traceback, and a `selected` of "false" (a string) would select."""
@@ -215,6 +232,15 @@ def _check_catalog_entry(entry: dict[str, Any], where: str) -> None:
     schema = entry.get("schema")
     if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
         raise ConfigError(f"{where}: `schema` must be a JSON schema object with `properties`")
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        raise ConfigError(f"{where}: `schema` is not a JSON schema: {exc.message[:120]}") from None
+    if entry.get("replication_key") not in (None, ""):
+        raise ConfigError(
+            f"{where}: `replication_key` must be null: the tap's streams keep bookmarks of "
+            "their own"
+        )
     keys = entry.get("key_properties", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ConfigError(f"{where}: `key_properties` must be a list of property names")
@@ -229,9 +255,12 @@ def _check_catalog_entry(entry: dict[str, Any], where: str) -> None:
         if (
             not isinstance(item, dict)
             or not isinstance(item.get("breadcrumb"), list)
+            or not all(isinstance(step, str) for step in item["breadcrumb"])
             or not isinstance(item.get("metadata"), dict)
         ):
-            raise ConfigError(f"{here}: must hold a `breadcrumb` list and a `metadata` object")
+            raise ConfigError(
+                f"{here}: must hold a `breadcrumb` list of names and a `metadata` object"
+            )
         for flag in ("selected", "selected-by-default"):
             given = item["metadata"].get(flag)
             if given is not None and not isinstance(given, bool):
@@ -272,6 +301,13 @@ def check_environment(tap: type[Tap], environ: Mapping[str, str]) -> None:
             if not isinstance(value, wanted):
                 kind = "array" if wanted is list else "object"
                 raise ConfigError(f"{variable}: must be a JSON {kind}")
+            if name == "stream_maps":
+                check_stream_maps(value, variable)
+        elif "boolean" in kinds:
+            if raw.lower() not in BOOLEAN_WORDS:
+                raise ConfigError(
+                    f"{variable}: {raw[:40]!r} is not true or false ({', '.join(BOOLEAN_WORDS)})"
+                )
         elif "integer" in kinds:
             try:
                 int(raw)

@@ -23,6 +23,9 @@ SEARCH_PER_SECOND = 5
 ARRIVAL_MARGIN = 0.1
 """Seconds a request may take to reach HubSpot after it is sent."""
 WINDOW_HEADER = "X-HubSpot-RateLimit-Interval-Milliseconds"
+MIN_WINDOW_SECONDS = 1.0
+"""The shortest window adopted (HubSpot's shortest is a second): a window of a
+millisecond still allows one request, so it would let a thousand a second through."""
 
 
 class RateBudget:
@@ -147,7 +150,7 @@ class RateBudget:
             self._answered = True
             if announced is not None and announced > 0:
                 self._announced = announced
-            if window is not None and window > 0:
+            if window is not None and window >= MIN_WINDOW_SECONDS:
                 self.window = window
             if secondly is not None and secondly > 0:
                 self._secondly = secondly

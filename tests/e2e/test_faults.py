@@ -5,6 +5,8 @@ exact, or with one ERROR line that names the cause."""
 from __future__ import annotations
 
 import json
+import time
+from http.server import BaseHTTPRequestHandler
 from itertools import pairwise
 from typing import Any
 
@@ -540,3 +542,127 @@ def test_soak_short_tokens_tight_window_faults_and_429s(start_emulator, run_tap)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.record_set() == truth_of(account, pairs)
     assert emulator.stats.statuses[429] and emulator.stats.tokens_issued >= 2
+
+
+# Adversarial: answers that lose records, never end, or crash the tap -------------------
+
+
+def test_a_second_result_for_one_id_loses_no_association(run_tap) -> None:
+    """An answer holding two results for id 101, each with another company: the second
+    was dropped with a WARNING ("results ... repeated; ignored") and the run exited 0,
+    one association short. Either both are emitted or the id is named as failed."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        results = [
+            {
+                "from": {"id": item["id"]},
+                "to": [{"toObjectId": to, "associationTypes": [GOOD_KIND]}],
+            }
+            for item in json.loads(body)["inputs"]
+            for to in (2002, 3003)
+        ]
+        return json_answer(200, {"status": "COMPLETE", "results": results})
+
+    with HostileServer(answer) as server:
+        run = run_tap({**offline_config(ids=["101"]), "api_url": server.url, "max_retries": 1})
+    if run.returncode == 0:
+        assert {r["to_id"] for r in run.records()} == {"2002", "3003"}
+    else:
+        assert_one_clear_error(run, "101")
+
+
+def test_a_batch_read_cursor_that_never_ends_ends_the_run(run_tap) -> None:
+    """Every page of id 101 names a new cursor (1, 2, 3, ...) and the same association:
+    no cursor repeats, so the run went on for ever, writing the same record again with
+    every page (300 in 15 s)."""
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []})
+        results = [
+            {
+                "from": {"id": item["id"]},
+                "to": [{"toObjectId": 2002, "associationTypes": [GOOD_KIND]}],
+                "paging": {"next": {"after": str(int(item.get("after", "0")) + 1)}},
+            }
+            for item in json.loads(body)["inputs"]
+        ]
+        return json_answer(200, {"status": "COMPLETE", "results": results})
+
+    with HostileServer(answer) as server:
+        config = {
+            **offline_config(ids=["101"]),
+            "api_url": server.url,
+            "max_requests_per_10s": 1000,
+        }
+        run = run_tap(config)
+    assert_one_clear_error(run, "101")
+
+
+def listing_answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+    """A one-contact account: labels, search, listing and batch reads."""
+    if path.endswith("/labels"):
+        return json_answer(200, {"results": []})
+    if path.endswith("/search"):
+        return json_answer(200, {"total": 1, "results": [{"id": "101"}]})
+    if method == "GET":
+        return json_answer(200, {"results": [{"id": "101"}]})
+    results = [
+        {"from": {"id": item["id"]}, "to": [{"toObjectId": 2002, "associationTypes": [GOOD_KIND]}]}
+        for item in json.loads(body)["inputs"]
+    ]
+    return json_answer(200, {"status": "COMPLETE", "results": results})
+
+
+def test_a_date_header_beyond_year_9999_in_utc_is_no_bug(run_tap, monkeypatch) -> None:
+    """`Fri, 31 Dec 9999 23:59:59 -2359` parses as a time in year 10000 UTC: the pass's
+    end could not be written as ISO, "unexpected ValueError: year 10000 is out of range
+    (a bug: please report it)". An unusable Date is no Date (the machine's clock, with
+    a WARNING), or one clear line."""
+    monkeypatch.setattr(
+        BaseHTTPRequestHandler,
+        "date_time_string",
+        lambda self, timestamp=None: "Fri, 31 Dec 9999 23:59:59 -2359",
+    )
+    with HostileServer(listing_answer) as server:
+        config = {**offline_config(ids=None), "api_url": server.url}
+        run = run_tap(config)
+    assert "a bug" not in run.stderr, run.error_lines()
+    if run.returncode != 0:
+        assert_one_clear_error(run, "Date")
+
+
+def test_an_announced_window_of_a_millisecond_keeps_the_ceiling(run_tap) -> None:
+    """`X-HubSpot-RateLimit-Interval-Milliseconds: 1` scaled `max_requests_per_10s` to
+    one request per millisecond (a window holds one request at least): 31 requests in
+    about 3 s under a ceiling of 20 per 10 s. Announced limits only ever lower it."""
+    sent: list[float] = []
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        sent.append(time.monotonic())
+        window = {"X-HubSpot-RateLimit-Interval-Milliseconds": "1"}
+        if path.endswith("/labels"):
+            return json_answer(200, {"results": []}, **window)
+        results = [
+            {
+                "from": {"id": item["id"]},
+                "to": [{"toObjectId": 2002, "associationTypes": [GOOD_KIND]}],
+            }
+            for item in json.loads(body)["inputs"]
+        ]
+        return json_answer(200, {"status": "COMPLETE", "results": results}, **window)
+
+    ids = [str(i) for i in range(1, 31)]
+    with HostileServer(answer) as server:
+        config = {
+            **offline_config(ids=ids),
+            "api_url": server.url,
+            "batch_size": 1,
+            "max_requests_per_10s": 20,
+        }
+        run = run_tap(config)
+    assert run.returncode == 0, run.stderr[-2000:]
+    busiest = max(sum(1 for t in sent if start <= t < start + 10) for start in sent)
+    assert busiest <= 20 + 1, f"{busiest} requests within 10 s, the ceiling is 20"

@@ -17,6 +17,7 @@ from tests.helpers import (
     assert_one_clear_error,
     batch_reads,
     config_for,
+    offline_config,
     seeded_account,
     truth_of,
 )
@@ -380,3 +381,61 @@ def test_flattening_settings_singer_sdk_refuses_are_one_settings_error(
     config = {**config_for(emulator, pairs), "flattening_enabled": True}
     run = run_tap(config, emulator=emulator)
     assert_one_clear_error(run, "settings: ", "flattening_max_depth", before_any_output=True)
+
+
+# Adversarial: stream maps and catalogs singer-sdk cannot read -------------------------
+
+
+@pytest.mark.parametrize(
+    "maps",
+    [
+        {"__else__": "x"},
+        {"__else__": 5},
+        {"contacts_to_companies": {"__else__": "drop"}},
+    ],
+    ids=["else a string", "else a number", "a stream's else a string"],
+)
+def test_an_else_that_is_not_null_is_a_stream_maps_error(maps: dict[str, Any], run_tap) -> None:
+    """singer-sdk's schema allows `__else__` only as "__NULL__" or null; checking any
+    other value crashed the validator: "unexpected AttributeError: 'str' object has no
+    attribute 'get' (a bug: please report it)"."""
+    run = run_tap({**offline_config(), "stream_maps": maps})
+    assert_one_clear_error(run, "stream_maps", "__else__", before_any_output=True)
+
+
+def property_not_an_object(entry: dict[str, Any]) -> None:
+    entry["schema"]["properties"]["label"] = 5
+
+
+def nested_breadcrumb(entry: dict[str, Any]) -> None:
+    entry["metadata"].append({"breadcrumb": [["properties"]], "metadata": {"selected": True}})
+
+
+def replication_key_a_number(entry: dict[str, Any]) -> None:
+    entry["replication_key"] = 5
+
+
+def any_of_not_a_list(entry: dict[str, Any]) -> None:
+    entry["schema"]["properties"]["type_id"]["anyOf"] = 5
+
+
+@pytest.mark.parametrize(
+    "change",
+    [property_not_an_object, nested_breadcrumb, replication_key_a_number, any_of_not_a_list],
+)
+def test_a_catalog_singer_sdk_cannot_read_is_one_line_naming_it(
+    change: Any, start_emulator, run_tap, tmp_path
+) -> None:
+    """Each was "unexpected AttributeError / TypeError / InvalidReplicationKeyException
+    ... (a bug: please report it)"; the replication key one after SCHEMA and STATE
+    were written."""
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    catalog = discovered_catalog(run_tap, config, emulator)
+    (entry,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "contacts_to_companies"]
+    change(entry)
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    assert_one_clear_error(run, "catalog", before_any_output=True)

@@ -9,9 +9,11 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hubspot_emulator import Emulator
 from tests.helpers import (
     CLIENT_ID,
     REFRESH_TOKEN,
@@ -329,3 +331,89 @@ def test_a_catalog_the_sdk_cannot_read_is_one_line(tmp_path: Path, run_tap) -> N
     catalog.write_text(json.dumps({"streams": [stream]}))
     run = run_tap(offline_config(), args=["--catalog", str(catalog)])
     assert_one_clear_error(run)
+
+
+# Adversarial: state, times, ids files and environment values the tap misreads -------
+
+
+def listing_pair_config(
+    emulator: Emulator, pairs: dict[tuple[str, str], list[int]], **settings: Any
+) -> dict[str, Any]:
+    """`config_for` with the pair's ids left to HubSpot's listing."""
+    config = config_for(emulator, pairs, **settings)
+    config["associations"][0].pop("ids")
+    return config
+
+
+def test_a_completed_flag_the_tap_never_writes_does_not_skip_the_stream(
+    start_emulator, run_tap
+) -> None:
+    """The tap writes `completed_in_unfinished_run: true` only; "false" (a string, as a
+    hand edit writes it) is no state this version wrote, yet it skipped the whole stream
+    with exit 0 and no warning: every association of the pair silently missing."""
+    account, pairs = seeded_account({("contacts", "companies"): 20})
+    emulator = start_emulator(account)
+    state = {"bookmarks": {STREAM: {"completed_in_unfinished_run": "false"}}}
+    run = run_tap(config_for(emulator, pairs), state=state, emulator=emulator)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_a_saved_since_near_year_one_is_no_bug(start_emulator, run_tap) -> None:
+    """`since` 3 minutes into year 1 parses; the pass's window starts 5 minutes before it,
+    in year 0, which no ISO time can show: "unexpected ValueError: year 0 is out of range
+    (a bug: please report it)" after SCHEMA and STATE were written."""
+    account, pairs = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account)
+    config = listing_pair_config(
+        emulator, pairs, start_date="2026-01-01T00:00:00Z", full_pass_every_days=0
+    )
+    state = {"bookmarks": {STREAM: {"since": "0001-01-01T00:03:00Z"}}}
+    run = run_tap(config, state=state, emulator=emulator)
+    assert "a bug" not in run.stderr, run.error_lines()
+    if run.returncode != 0:
+        assert_one_clear_error(run, "since")
+
+
+def test_a_start_date_in_year_one_with_an_offset_is_no_bug(start_emulator, run_tap) -> None:
+    """`0001-01-01T00:00:00+00:01` is a minute before year 1 in UTC: accepted as a
+    start_date, it ended the first incremental pass in "unexpected ValueError: year 0 is
+    out of range (a bug ...)"."""
+    account, pairs = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account)
+    config = listing_pair_config(
+        emulator, pairs, start_date="0001-01-01T00:00:00+00:01", full_pass_every_days=0
+    )
+    run = run_tap(config, emulator=emulator)
+    assert "a bug" not in run.stderr, run.error_lines()
+    if run.returncode != 0:
+        assert_one_clear_error(run, "start_date", before_any_output=True)
+
+
+def test_an_ids_file_path_with_a_nul_byte_is_one_line(run_tap) -> None:
+    run = run_tap(offline_config(ids=None, ids_file="ids\u0000.txt"))
+    assert_one_clear_error(run, "associations[0].ids_file", before_any_output=True)
+
+
+def test_an_ids_file_that_fails_while_read_is_one_line(run_tap) -> None:
+    """It opens, then every read fails (EIO), as a file on a failing disk or network
+    share does: "unexpected OSError: [Errno 5] Input/output error (a bug ...)"."""
+    run = run_tap(offline_config(ids=None, ids_file="/proc/self/mem"))
+    assert_one_clear_error(run, "associations[0].ids_file /proc/self/mem", before_any_output=True)
+
+
+@pytest.mark.parametrize("value", ["maybe", "ture", "enabled"])
+def test_a_boolean_from_the_environment_that_is_no_boolean_is_one_line(value: str, run_tap) -> None:
+    """singer-sdk reads any word but true/1/yes/on as false: a typo silently turned
+    ACTIVATE_VERSION off (deletions never reach the warehouse), where a bad number in
+    the environment is one clear line."""
+    env = {
+        "TAP_HUBSPOT_ASSOCIATIONS_ACCESS_TOKEN": TOKEN,
+        "TAP_HUBSPOT_ASSOCIATIONS_API_URL": "http://127.0.0.1:9",
+        "TAP_HUBSPOT_ASSOCIATIONS_ASSOCIATIONS": json.dumps([PAIR]),
+        "TAP_HUBSPOT_ASSOCIATIONS_EMIT_ACTIVATE_VERSION_MESSAGES": value,
+    }
+    run = run_tap(None, env=env)
+    assert_one_clear_error(
+        run, "TAP_HUBSPOT_ASSOCIATIONS_EMIT_ACTIVATE_VERSION_MESSAGES", before_any_output=True
+    )

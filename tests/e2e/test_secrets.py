@@ -26,6 +26,7 @@ from tests.helpers import (
     run_tap_command,
     seeded_account,
     tap_command,
+    truth_of,
 )
 
 
@@ -128,3 +129,42 @@ def test_oauth_secrets_never_reach_the_output(start_emulator, run_tap) -> None:
     refused = run_tap({**config, "client_secret": "client-secret-wrong-value"}, emulator=emulator)
     assert refused.returncode == 1
     assert "client-secret-wrong-value" not in refused.stderr
+
+
+# Adversarial: redaction that corrupts records; secrets it does not know ----------------
+
+
+def test_map_config_values_never_corrupt_the_records(start_emulator, run_tap) -> None:
+    """stream_map_config's strings are redacted as secrets, and on stdout every
+    occurrence is replaced: a value that is also ordinary data (here "companies", and a
+    record id, as a map's lookup table or an id filter holds) turned the stream name
+    into "contacts_to_[redacted]", `to_object_type` and `from_id` into "[redacted]",
+    with exit 0. A number-like value also breaks the JSON (`"type_id":[redacted]`)."""
+    account, pairs = seeded_account({("contacts", "companies"): 10})
+    emulator = start_emulator(account)
+    some_id = str(pairs[("contacts", "companies")][3])
+    config = {
+        **config_for(emulator, pairs),
+        "stream_map_config": {"target_type": "companies", "watched_ids": [some_id]},
+    }
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[redacted]" not in run.stdout
+    assert {m.get("stream") for m in run.messages} >= {"contacts_to_companies"}
+    assert run.record_set() == truth_of(account, pairs)
+
+
+def test_a_numeric_map_config_value_is_a_secret_too(start_emulator, run_tap) -> None:
+    """Only the strings of stream_map_config are learned as secrets: a numeric salt
+    was printed whole by the error of a map that failed on it ("KeyError:
+    98765432109")."""
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = {
+        **config_for(emulator, pairs),
+        "stream_maps": {"contacts_to_companies": {"bucket": "{'a': 1}[config['salt']]"}},
+        "stream_map_config": {"salt": 98765432109},
+    }
+    run = run_tap(config, emulator=emulator)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert leaked([run.stdout, run.stderr], ("98765432109",)) == []

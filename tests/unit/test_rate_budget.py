@@ -70,6 +70,22 @@ def test_a_window_that_is_not_a_number_is_ignored() -> None:
     assert budget.limit == 100
 
 
+def test_a_window_shorter_than_a_second_is_not_adopted() -> None:
+    """HubSpot's shortest window is a second; a window of a millisecond would still allow
+    one request each, so `max_requests_per_10s` would no longer bound anything."""
+    clock = Clock()
+    budget = RateBudget(max_wait=300, max_requests=10, clock=clock)
+    for value in ("1", "999"):
+        sent = budget.acquire(threading.Event())
+        assert sent is not None
+        budget.release(sent, {WINDOW_HEADER: value})
+        assert budget.window == 10.0
+    sent = budget.acquire(threading.Event())
+    assert sent is not None
+    budget.release(sent, {WINDOW_HEADER: "1000"})
+    assert (budget.window, budget.limit) == (1.0, 1)
+
+
 def test_the_budget_never_sleeps_longer_than_the_cap_without_a_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

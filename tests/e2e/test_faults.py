@@ -5,7 +5,6 @@ exact, or with one ERROR line that names the cause."""
 from __future__ import annotations
 
 import json
-import time
 from http.server import BaseHTTPRequestHandler
 from itertools import pairwise
 from typing import Any
@@ -632,37 +631,3 @@ def test_a_date_header_beyond_year_9999_in_utc_is_no_bug(run_tap, monkeypatch) -
     assert "a bug" not in run.stderr, run.error_lines()
     if run.returncode != 0:
         assert_one_clear_error(run, "Date")
-
-
-def test_an_announced_window_of_a_millisecond_keeps_the_ceiling(run_tap) -> None:
-    """`X-HubSpot-RateLimit-Interval-Milliseconds: 1` scaled `max_requests_per_10s` to
-    one request per millisecond (a window holds one request at least): 31 requests in
-    about 3 s under a ceiling of 20 per 10 s. Announced limits only ever lower it."""
-    sent: list[float] = []
-
-    def answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
-        sent.append(time.monotonic())
-        window = {"X-HubSpot-RateLimit-Interval-Milliseconds": "1"}
-        if path.endswith("/labels"):
-            return json_answer(200, {"results": []}, **window)
-        results = [
-            {
-                "from": {"id": item["id"]},
-                "to": [{"toObjectId": 2002, "associationTypes": [GOOD_KIND]}],
-            }
-            for item in json.loads(body)["inputs"]
-        ]
-        return json_answer(200, {"status": "COMPLETE", "results": results}, **window)
-
-    ids = [str(i) for i in range(1, 31)]
-    with HostileServer(answer) as server:
-        config = {
-            **offline_config(ids=ids),
-            "api_url": server.url,
-            "batch_size": 1,
-            "max_requests_per_10s": 20,
-        }
-        run = run_tap(config)
-    assert run.returncode == 0, run.stderr[-2000:]
-    busiest = max(sum(1 for t in sent if start <= t < start + 10) for start in sent)
-    assert busiest <= 20 + 1, f"{busiest} requests within 10 s, the ceiling is 20"

@@ -181,7 +181,7 @@ class Transport(BaseAdapter):
             status=canned.status,
             reason=canned.reason,
             preload_content=False,
-            decode_content=True,
+            decode_content=False,  # as requests' HTTPAdapter opens every response
         )
         return self.builder.build_response(request, raw)
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from tap_hubspot_associations.errors import HubSpotError
+from tap_hubspot_associations.queries import Listing, last_modified_property
 from tap_hubspot_associations.ranges import Chain
 from tests.fakes import FakeHubSpot, Untrustworthy, ranged, settled, uneven_ids
 
@@ -476,3 +477,133 @@ def test_a_resume_mid_pass_of_a_resumed_pass() -> None:
     done = set(taken[:1000]) | set(taken[1200:1700])
     rest = list(ranged(FakeHubSpot(ids, seed=10)).read_from(1500, source))
     assert done | set(rest) == set(map(str, ids))
+
+
+# The queries of one type -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("object_type", "modified"),
+    [
+        ("contacts", "lastmodifieddate"),
+        ("Contacts", "lastmodifieddate"),
+        ("contact", "lastmodifieddate"),
+        ("0-1", "lastmodifieddate"),
+        ("companies", "hs_lastmodifieddate"),
+        ("0-2", "hs_lastmodifieddate"),
+        ("deals", "hs_lastmodifieddate"),
+        ("2-123456", "hs_lastmodifieddate"),
+    ],
+)
+def test_contacts_keep_their_modification_time_apart(object_type: str, modified: str) -> None:
+    """docs/incremental.md: `lastmodifieddate` for contacts (as HubSpot's paths name
+    them: plural, singular or `0-1`), `hs_lastmodifieddate` for every other type."""
+    assert last_modified_property(object_type) == modified
+
+
+class CountRefused(FakeHubSpot):
+    """Refuses (403) a count of the listing's range (one result, ascending); every
+    other search is answered."""
+
+    def search(
+        self, path: str, body: dict[str, Any], *, cancel: threading.Event | None = None
+    ) -> dict[str, Any]:
+        if body["limit"] == 1 and body["sorts"][0]["direction"] == "ASCENDING":
+            raise HubSpotError(f"HubSpot rejected POST {path} (403): no", status=403)
+        return super().search(path, body, cancel=cancel)
+
+
+def test_a_count_search_refuses_makes_the_listing_read_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = uneven_ids(5)
+    fake = CountRefused(ids)
+    with caplog.at_level(logging.WARNING):
+        read = list(ranged(fake).read_from(0, {}))
+    assert set(read) == set(map(str, ids))
+    assert [r.getMessage() for r in caplog.records] == [
+        "associations[0]: reading contacts by listing alone, without search: HubSpot "
+        "refused the search (403): HubSpot rejected POST /crm/objects/2026-03/contacts/"
+        "search (403): no"
+    ]
+
+
+class NothingModified(FakeHubSpot):
+    """Search finds no record modified in any window; its index holds every one."""
+
+    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        filters = body["filterGroups"][0]["filters"] if body["filterGroups"] else []
+        if any(f["propertyName"] == "lastmodifieddate" for f in filters):
+            return {"total": 0, "results": []}
+        return answer
+
+
+def test_an_incremental_window_nothing_was_modified_in_reads_nothing() -> None:
+    """Search's index holds the type, so its empty window is believed: nothing is
+    read, and listing is not asked."""
+    fake = NothingModified(list(range(10**11, 10**11 + 500)))
+    assert list(ranged(fake, window=(1_000, 2_000)).read_from(0, {})) == []
+    assert fake.listed == 0
+    assert [s["filterGroups"] for s in fake.searches][-1] == [], "the index was asked"
+
+
+class CountsOneMore(FakeHubSpot):
+    """Search counts one id more than its pages give (a record in its count, not its
+    pages): each count's `total` is one too many."""
+
+    def search_answer(self, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        if body["limit"] == 1:
+            answer["total"] += 1
+        return answer
+
+
+def test_search_whose_pages_fall_one_short_of_its_count_is_not_trusted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Once every chain is done, the ids read up to the top search gave at the start
+    must reach its count then (counted again: no fewer now)."""
+    ids = list(range(10**11 + 1, 10**11 + 1001))
+    with caplog.at_level(logging.WARNING):
+        read = list(ranged(CountsOneMore(ids)).read_from(0, {}))
+    assert set(read) == set(map(str, ids))
+    assert [r.getMessage() for r in caplog.records] == [
+        "associations[0]: reading contacts by listing alone, without search: search "
+        f"counted 1001 contacts up to id {ids[-1]} but its pages gave 1000"
+    ]
+
+
+def test_a_resumed_pass_whose_search_is_refused_lists_its_ranges() -> None:
+    """A resumed pass has no listing of its own: once search is refused, one from the
+    start reads the type (ids outside the saved ranges again: none lost)."""
+    ids = list(range(10**11, 10**11 + 3000))
+    saved = {"ranges": [[str(ids[899]), str(ids[1999])]]}
+    fake = Untrustworthy(ids, "refused 403")
+    read = set(ranged(fake).read_from(0, saved))
+    assert read >= {str(i) for i in ids[900:2000]}
+    assert read <= set(map(str, ids))
+    assert fake.listed >= 30, "listed to the last page"
+
+
+@pytest.mark.parametrize("verify", [False, True], ids=["search distrusted", "to be activated"])
+def test_ids_listed_past_the_listings_range_are_read_when_the_listing_goes_on(
+    verify: bool,
+) -> None:
+    """A list page crosses the end of the listing's range: the ids past it were left to
+    the chain above. When the listing goes on to its last page (search distrusted, or a
+    pass to be activated checking search), from the page after that one, those ids are
+    its own again."""
+    ids = list(range(10**11, 10**11 + 300))
+    source = ranged(FakeHubSpot(ids), verify=verify)
+    listing = Listing(Chain(-1, ids[149]))
+    source._listing, source._chains = listing, [listing.chain]
+    source._run_listing()  # pages of 100: the second one crosses the range's end
+    assert listing.cursor is not None and not listing.exhausted
+    if not verify:
+        source._distrust = "search failed a check"
+    try:
+        source._complete()
+    finally:
+        if source._spool is not None:
+            source._spool.close()  # the pass's own, closed by its reader otherwise
+    source._out.finish()
+    assert sorted(id_ for _, id_ in source._out) == ids

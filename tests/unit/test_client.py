@@ -733,3 +733,34 @@ def test_the_token_endpoints_table(
     """The OAuth refresh's own table, beside the API's in outcomes.py: a refusal with a
     body is fatal, the rest of HubSpot's passing failures are retried."""
     assert judge_token(status, body) is expected
+
+
+def test_only_a_200_or_207_answer_comes_back_typed() -> None:
+    """A 502 is a passing failure, retried, whatever its body holds: even one that
+    would fit the typed answer."""
+    transport = Transport(Canned(502, body_of(ONE_RESULT)), Canned(207, body_of(ONE_RESULT)))
+    cancel = RecordingEvent()
+    answer = client_with(transport).post_typed(
+        BATCH_PATH, {"inputs": []}, BatchAnswer, list_key="results", cancel=cancel
+    )
+    assert isinstance(answer, BatchAnswer)
+    assert len(transport.requests) == 2 and len(cancel.waits) == 1
+
+
+@pytest.mark.parametrize(
+    ("canned", "status"),
+    [
+        (Canned(401, body_of({"category": "INVALID_AUTHENTICATION"})), 401),
+        (EXPIRED, 401),
+        (Canned(403, body_of({"category": "MISSING_SCOPES"})), 403),
+        (Canned(400, body_of({"message": "bad sort"})), 400),
+        (Canned(404, body_of({"message": "gone"})), 404),
+    ],
+    ids=["credentials", "expired after every renewal", "scopes", "bad request", "not found"],
+)
+def test_a_refusal_carries_hubspots_status(canned: Canned, status: int) -> None:
+    """Callers decide by it: a search refused with 400, 403 or 404 is given up for the
+    type, a credential refused with 401 ends the run at its first request."""
+    with pytest.raises(HubSpotError) as raised:
+        client_with(Transport(canned), auth=Tokens()).get(API_PATH, list_key="results")
+    assert raised.value.status == status

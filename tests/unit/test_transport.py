@@ -8,9 +8,13 @@ TLS verification.
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -105,6 +109,91 @@ def test_a_truncated_body_is_transient() -> None:
         send(transport)
 
 
+def test_a_body_of_many_pieces_is_read_whole() -> None:
+    """A body longer than one read arrives in pieces; the reply holds it byte for byte."""
+    body = json.dumps({"results": [{"id": str(n)} for n in range(20_000)]}).encode()
+    assert len(body) > 3 * 64 * 1024
+    reply = send(Transport(Canned(body=body)))
+    assert reply.content == body
+
+
+def test_a_gzip_answer_is_decoded() -> None:
+    """The transport hands over the body as it came (`Content-Encoding` and all, as
+    requests' adapter opens it): decoding it is `send_once`'s."""
+    body = json.dumps({"results": [{"id": "101"}]}).encode()
+    transport = Transport(Canned(body=gzip.compress(body), headers={"Content-Encoding": "gzip"}))
+    assert send(transport).content == body
+
+
+class Pool:
+    """A connection pool that keeps the connections given back to it."""
+
+    def __init__(self) -> None:
+        self.returned: list[Connection] = []
+
+    def _put_conn(self, connection: Connection) -> None:
+        self.returned.append(connection)
+
+
+class Connection:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Pooled(Transport):
+    """Answers `canned` over a connection of a pool, to see what becomes of it."""
+
+    def __init__(self, canned: Canned) -> None:
+        super().__init__(canned)
+        self.canned = canned
+        self.pool, self.connection = Pool(), Connection()
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **options: Any
+    ) -> requests.Response:
+        canned = self.canned
+        body = canned.body if isinstance(canned.body, io.IOBase) else io.BytesIO(canned.body)
+        raw = urllib3.HTTPResponse(
+            body=body,
+            headers=canned.headers,
+            status=canned.status,
+            reason=canned.reason,
+            preload_content=False,
+            decode_content=False,
+            pool=cast(Any, self.pool),
+            connection=cast(Any, self.connection),
+        )
+        return self.builder.build_response(request, raw)
+
+
+def test_a_connection_whose_answer_was_read_whole_goes_back_to_the_pool() -> None:
+    transport = Pooled(Canned())
+    assert send(transport).content == RESULTS
+    assert transport.pool.returned == [transport.connection]
+    assert not transport.connection.closed
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: Canned(body=EndlessBody()),
+        lambda: Canned(body=b'{"results": [', headers={"Content-Length": "100"}),
+    ],
+    ids=["beyond the size cap", "truncated"],
+)
+def test_a_connection_whose_answer_was_not_read_whole_is_closed(
+    answer: Callable[[], Canned],
+) -> None:
+    """What is left unread on it would be read as the next request's answer."""
+    transport = Pooled(answer())
+    with pytest.raises(Transient):
+        send(transport)
+    assert transport.connection.closed
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -146,6 +235,23 @@ def test_a_tls_failure_is_named_and_final() -> None:
     expected = r"^TLS with api\.test:443 failed \(wrong version number\)"
     with pytest.raises(HubSpotError, match=expected):
         send(Transport(Canned(error=broken)))
+
+
+def test_a_failure_without_details_is_named_by_its_kind() -> None:
+    with pytest.raises(
+        Transient, match=r"^connection to api\.test:443 failed \(ConnectionError\)$"
+    ):
+        send(Transport(Canned(error=requests.ConnectionError())))
+    with pytest.raises(HubSpotError, match=r"^TLS with api\.test:443 failed "):
+        send(Transport(Canned(error=requests.exceptions.SSLError())))
+
+
+def test_a_tls_failure_raised_bare_is_named_by_its_own_words() -> None:
+    """urllib3's TLS error as requests' adapter raises it when it comes unwrapped."""
+    bare = requests.exceptions.SSLError(urllib3.exceptions.SSLError("EOF in violation of protocol"))
+    expected = r"^TLS with api\.test:443 failed \(EOF in violation of protocol\)"
+    with pytest.raises(HubSpotError, match=expected):
+        send(Transport(Canned(error=bare)))
 
 
 # What reaches the wire ---------------------------------------------------------------
@@ -301,3 +407,34 @@ def test_a_watchdog_whose_thread_died_starts_another() -> None:
     done = threading.Event()
     watchdog.watch(time.monotonic() + 0.05, done.set)
     assert done.wait(10)
+
+
+def test_the_watchdog_never_holds_the_process_open() -> None:
+    """Its thread waits for the next deadline for as long as the run lasts: once the
+    tap is done, it must not keep the process from ending."""
+    watchdog = Watchdog()
+    number = watchdog.watch(time.monotonic() + 3600, lambda: None)
+    thread = watchdog._thread
+    assert thread is not None and thread.is_alive()
+    assert thread.daemon
+    watchdog.cancel(number)
+
+
+def test_a_deadline_not_yet_reached_is_kept_waiting_however_near() -> None:
+    """On the watchdog's own clock, standing still a tenth of a second before the
+    deadline: the callback is not called, however often the watchdog looks."""
+    looked_again = threading.Event()
+    readings: list[float] = []
+
+    def clock() -> float:
+        readings.append(1000.0)
+        if len(readings) >= 2:
+            looked_again.set()
+        return 1000.0
+
+    watchdog = Watchdog(clock)
+    called: list[str] = []
+    number = watchdog.watch(1000.1, lambda: called.append("cut"))
+    assert looked_again.wait(10), "the watchdog never looked at its clock again"
+    assert called == []
+    watchdog.cancel(number)

@@ -347,6 +347,24 @@ def test_an_empty_listing_page_ends_the_listing_and_search_reads_the_rest() -> N
     assert len(read) == len(set(read))
 
 
+class EmptyLatePages(FakeHubSpot):
+    """Lists empty pages with a cursor near the top of the id space, where only a pass
+    to be activated lists, to check what search gave."""
+
+    def listing_answer(self, path: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if any(f"after={after}" in path for after in (2500, 2600)):
+            answer["results"] = []
+        return answer
+
+
+def test_empty_listing_pages_while_a_pass_to_be_activated_lists_to_the_end() -> None:
+    ids = list(range(10**11, 10**11 + 3000))
+    fake = EmptyLatePages(ids)
+    read = list(ranged(fake, verify=True).read_from(0, {}))
+    assert sorted(set(read), key=int) == [str(i) for i in ids]
+    assert fake.listed >= 30, "the listing went on to its last page"
+
+
 def test_numeric_cursors_and_the_lowest_ids_are_read() -> None:
     ids = list(range(1, 2001))
     read = list(ranged(NumericCursors(ids)).read_from(0, {}))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -299,6 +301,21 @@ def unknown_key(entry: dict[str, Any]) -> None:
     entry["key_properties"] = ["nope"]
 
 
+def run_with_changed_catalog(
+    change: Callable[[dict[str, Any]], None], start_emulator: Any, run_tap: Any, tmp_path: Path
+) -> TapRun:
+    """A run with the discovered catalog, its entry of contacts_to_companies changed."""
+    account, pairs = seeded_account({("contacts", "companies"): 3})
+    emulator = start_emulator(account)
+    config = config_for(emulator, pairs)
+    catalog = discovered_catalog(run_tap, config, emulator)
+    (entry,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "contacts_to_companies"]
+    change(entry)
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    return run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -314,15 +331,7 @@ def test_a_catalog_that_would_write_records_without_their_keys_is_refused(
     """Records without their key (or with no field at all, when an entry has no
     stream-level metadata) are no records a target can keep; "false" as a string would
     select."""
-    account, pairs = seeded_account({("contacts", "companies"): 3})
-    emulator = start_emulator(account)
-    config = config_for(emulator, pairs)
-    catalog = discovered_catalog(run_tap, config, emulator)
-    (entry,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "contacts_to_companies"]
-    change(entry)
-    catalog_path = tmp_path / "catalog.json"
-    catalog_path.write_text(json.dumps(catalog))
-    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    run = run_with_changed_catalog(change, start_emulator, run_tap, tmp_path)
     assert_one_clear_error(run, expected, before_any_output=True)
 
 
@@ -429,13 +438,5 @@ def test_a_catalog_singer_sdk_cannot_read_is_one_line_naming_it(
     """Each was "unexpected AttributeError / TypeError / InvalidReplicationKeyException
     ... (a bug: please report it)"; the replication key one after SCHEMA and STATE
     were written."""
-    account, pairs = seeded_account({("contacts", "companies"): 3})
-    emulator = start_emulator(account)
-    config = config_for(emulator, pairs)
-    catalog = discovered_catalog(run_tap, config, emulator)
-    (entry,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "contacts_to_companies"]
-    change(entry)
-    catalog_path = tmp_path / "catalog.json"
-    catalog_path.write_text(json.dumps(catalog))
-    run = run_tap(config, emulator=emulator, args=["--catalog", str(catalog_path)])
+    run = run_with_changed_catalog(change, start_emulator, run_tap, tmp_path)
     assert_one_clear_error(run, "catalog", before_any_output=True)

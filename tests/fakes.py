@@ -164,6 +164,9 @@ class Transport(BaseAdapter):
         self.requests: list[requests.PreparedRequest] = []
         self.options: list[dict[str, Any]] = []
         self.builder = HTTPAdapter()
+        self.pool: Any = None
+        self.connection: Any = None
+        """The pool and connection each answer comes over (none: no pool)."""
 
     def send(  # type: ignore[override]  # the options are recorded, not typed
         self, request: requests.PreparedRequest, **options: Any
@@ -182,6 +185,8 @@ class Transport(BaseAdapter):
             reason=canned.reason,
             preload_content=False,
             decode_content=False,  # as requests' HTTPAdapter opens every response
+            pool=self.pool,
+            connection=self.connection,
         )
         return self.builder.build_response(request, raw)
 

@@ -9,7 +9,6 @@ TLS verification.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import socket
 import threading
@@ -148,25 +147,7 @@ class Pooled(Transport):
 
     def __init__(self, canned: Canned) -> None:
         super().__init__(canned)
-        self.canned = canned
         self.pool, self.connection = Pool(), Connection()
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **options: Any
-    ) -> requests.Response:
-        canned = self.canned
-        body = canned.body if isinstance(canned.body, io.IOBase) else io.BytesIO(canned.body)
-        raw = urllib3.HTTPResponse(
-            body=body,
-            headers=canned.headers,
-            status=canned.status,
-            reason=canned.reason,
-            preload_content=False,
-            decode_content=False,
-            pool=cast(Any, self.pool),
-            connection=cast(Any, self.connection),
-        )
-        return self.builder.build_response(request, raw)
 
 
 def test_a_connection_whose_answer_was_read_whole_goes_back_to_the_pool() -> None:
